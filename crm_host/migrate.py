@@ -1,0 +1,125 @@
+"""Per-plugin Alembic migrations.
+
+Each plugin (and the host itself) has its own Alembic script directory and its own version
+table ``alembic_version_<name>``, as Indico does: removing one plugin's distribution can never
+leave Alembic unable to resolve another's revisions, and autogenerate only ever looks at the
+tables with the plugin's prefix.
+
+A plugin's ``migrations/env.py`` is two lines::
+
+    from crm_host.migrate import run_env
+    run_env()
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command, context
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+
+from .db import Base
+
+HOST_SCRIPTS = Path(__file__).parent / "alembic"
+
+
+def version_table(name: str) -> str:
+    return f"alembic_version_{name}"
+
+
+def _config(name: str, script_location: Path, prefix: str, connection=None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location))
+    cfg.attributes["crm_name"] = name
+    cfg.attributes["crm_prefix"] = prefix
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def run_env() -> None:
+    """Body of every env.py: online migrations on the connection the host hands over."""
+    cfg = context.config
+    name = cfg.attributes["crm_name"]
+    prefix = cfg.attributes["crm_prefix"]
+    connection = cfg.attributes["connection"]
+
+    def include_object(obj, obj_name, type_, reflected, compare_to):
+        if type_ == "table":
+            return obj_name.startswith(prefix)
+        table = getattr(obj, "table", None)
+        if table is not None:
+            return table.name.startswith(prefix)
+        return True
+
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        version_table=version_table(name),
+        include_object=include_object,
+        render_as_batch=True,  # SQLite cannot ALTER most things; batch mode copies the table
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def upgrade(engine, name: str, script_location: Path, prefix: str, revision: str = "heads"):
+    with engine.begin() as conn:
+        command.upgrade(_config(name, script_location, prefix, conn), revision)
+
+
+def downgrade(engine, name: str, script_location: Path, prefix: str, revision: str):
+    with engine.begin() as conn:
+        command.downgrade(_config(name, script_location, prefix, conn), revision)
+
+
+def revision(engine, name: str, script_location: Path, prefix: str, message: str,
+             autogenerate: bool = True):
+    with engine.begin() as conn:
+        return command.revision(
+            _config(name, script_location, prefix, conn), message=message,
+            autogenerate=autogenerate,
+        )
+
+
+def current_heads(engine, name: str) -> tuple[str, ...]:
+    with engine.connect() as conn:
+        ctx = MigrationContext.configure(conn, opts={"version_table": version_table(name)})
+        return tuple(ctx.get_current_heads())
+
+
+def script_heads(script_location: Path) -> tuple[str, ...]:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location))
+    return tuple(ScriptDirectory.from_config(cfg).get_heads())
+
+
+def upgrade_host(engine) -> None:
+    upgrade(engine, "host", HOST_SCRIPTS, "host_")
+
+
+def upgrade_plugin(engine, lp) -> None:
+    """Migrate one plugin to its newest revision (nothing to do if it ships no migrations)."""
+    if lp.migrations_dir is not None:
+        upgrade(engine, lp.name, lp.migrations_dir, lp.table_prefix)
+
+
+def drop_plugin_tables(engine, lp) -> list[str]:
+    """Drop every table carrying the plugin's prefix, and its version table (purge)."""
+    with engine.begin() as conn:
+        insp = inspect(conn)
+        names = [t for t in insp.get_table_names() if t.startswith(lp.table_prefix)]
+        # Drop in reverse dependency order of what the database itself knows.
+        ordered = []
+        for t in [t for t, _ in insp.get_sorted_table_and_fkc_names() if t][::-1]:
+            if t in names:
+                ordered.append(t)
+        for t in ordered:
+            conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{t}"')
+        vt = version_table(lp.name)
+        conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{vt}"')
+    return ordered

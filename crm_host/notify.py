@@ -1,0 +1,284 @@
+"""Notification bus (H-10) and the worker loop that also runs scheduled jobs.
+
+``notify()`` only writes outbox rows, in the caller's session: if the caller's transaction
+rolls back, nothing is sent; once it commits, the message cannot be lost. ``crm worker``
+claims due rows with a lease (and ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so many workers
+on many machines share the work), sends each one through its channel outside any
+transaction, and records every attempt. A failed send is retried with exponential backoff
+until the channel's ``max_attempts``; then the row is *dead* and stays visible to admins.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Iterable
+from datetime import timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from .contract import Message
+from .db import utcnow
+from .models import DeliveryAttempt, JobState, NotificationPreference, OutboxMessage, User
+
+log = logging.getLogger("crm.notify")
+
+LEASE_SECONDS = 120
+MAX_BACKOFF_SECONDS = 3600
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS))
+
+
+def current_runtime():
+    from flask import current_app, g
+
+    rt = g.get("crm_runtime")
+    return rt if rt is not None else current_app.extensions["crm"].plugins.current()
+
+
+def channels_for(session, runtime, user: User, kind: str) -> list[str]:
+    """The channels ``user`` receives ``kind`` on: their choice, else the kind's default."""
+    available = runtime.channels
+    prefs = session.scalars(
+        select(NotificationPreference).where(
+            NotificationPreference.user_id == user.id, NotificationPreference.kind == kind
+        )
+    ).all()
+    if prefs:
+        chosen = [p.channel for p in prefs if p.enabled]
+    else:
+        k = runtime.notification_kinds.get(kind)
+        chosen = list(k.default_channels) if k else ["inbox", "log"]
+    names = [c for c in chosen if c in available]
+    if not names and not prefs:
+        # Nothing the defaults name is installed: fall back so nothing is silently dropped.
+        names = ["log"] if "log" in available else list(available)[:1]
+    return names
+
+
+def notify(session, kind: str, subject: str, body: str = "", *, users: Iterable[User] = (),
+           addresses: Iterable[tuple[str, str]] = (), data: dict | None = None,
+           html: str | None = None, channels: Iterable[str] | None = None,
+           runtime=None) -> list[OutboxMessage]:
+    """Queue a notification in the caller's transaction.
+
+    :param users: users to notify on the channels they chose for ``kind``
+        (or exactly ``channels`` when given).
+    :param addresses: ``(channel, address)`` pairs for people who are not users
+        (a customer's contact by email, a fax number, a webhook URL).
+    :returns: the outbox rows added (one per recipient and channel).
+    """
+    runtime = runtime or current_runtime()
+    data = dict(data or {})
+    rows: list[OutboxMessage] = []
+    subject = (subject or "")[:255]
+    seen: set[tuple] = set()
+    for user in users:
+        if user is None or not user.is_active:
+            continue
+        names = list(channels) if channels is not None else channels_for(session, runtime, user, kind)
+        for ch in names:
+            if (user.id, ch) in seen:
+                continue
+            seen.add((user.id, ch))
+            rows.append(OutboxMessage(kind=kind, channel=ch, recipient_id=user.id,
+                                      subject=subject, body=body, html=html, data=data))
+    for ch, address in addresses:
+        if (ch, address) in seen:
+            continue
+        seen.add((ch, address))
+        rows.append(OutboxMessage(kind=kind, channel=ch, address=address, subject=subject,
+                                  body=body, html=html, data=data))
+    session.add_all(rows)
+    return rows
+
+
+# --- Delivery ----------------------------------------------------------------------------
+
+
+def claim(db, worker: str, batch: int = 50) -> list[int]:
+    """Lease up to ``batch`` due messages to ``worker``; returns their ids."""
+    now = utcnow()
+    token = f"{worker}:{uuid.uuid4().hex[:8]}"
+    with db.session_scope() as s:
+        due = (
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.status == "pending",
+                OutboxMessage.next_attempt_at <= now,
+                or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
+            )
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(batch)
+        )
+        if s.bind.dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        ids = list(s.scalars(due))
+        if not ids:
+            return []
+        # The lease condition is repeated in the UPDATE: on SQLite (no SKIP LOCKED) two
+        # workers may select the same ids, but only one UPDATE can take each row.
+        s.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id.in_(ids),
+                or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
+            )
+            .values(lease_until=now + timedelta(seconds=LEASE_SECONDS), claimed_by=token)
+            .execution_options(synchronize_session=False)
+        )
+    with db.Session() as s:
+        return list(s.scalars(select(OutboxMessage.id).where(
+            OutboxMessage.id.in_(ids), OutboxMessage.claimed_by == token).order_by(OutboxMessage.id)))
+
+
+def deliver(db, runtime, msg_id: int, worker: str) -> bool:
+    with db.Session() as s:
+        row = s.get(OutboxMessage, msg_id)
+        if row is None or row.status != "pending":
+            return False
+        recipient = s.get(User, row.recipient_id) if row.recipient_id else None
+        message = Message(id=row.id, kind=row.kind, subject=row.subject, body=row.body,
+                          data=dict(row.data or {}), recipient=recipient, address=row.address,
+                          html=row.html)
+        channel_name = row.channel
+    channel = runtime.channels.get(channel_name)
+    started = time.monotonic()
+    error = None
+    if channel is None:
+        error = f"channel '{channel_name}' is not available (its module is disabled or missing)"
+    else:
+        try:
+            channel.send(message)
+        except Exception as exc:  # a channel failure must never stop the worker
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+            log.warning("delivery of %s via %s failed: %s", msg_id, channel_name, error)
+    ms = int((time.monotonic() - started) * 1000)
+    max_attempts = channel.max_attempts if channel else 6
+    with db.session_scope() as s:
+        row = s.get(OutboxMessage, msg_id)
+        row.attempts += 1
+        row.lease_until = None
+        s.add(DeliveryAttempt(outbox_id=row.id, worker=worker, ok=error is None, error=error,
+                              duration_ms=ms))
+        if error is None:
+            row.status = "sent"
+            row.sent_at = utcnow()
+            row.last_error = None
+        else:
+            row.last_error = error
+            if row.attempts >= max_attempts:
+                row.status = "dead"
+            else:
+                row.next_attempt_at = utcnow() + backoff(row.attempts)
+    return error is None
+
+
+# --- Scheduled jobs ----------------------------------------------------------------------
+
+
+def _claim_job(db, name: str, every: int) -> bool:
+    now = utcnow()
+    with db.session_scope() as s:
+        if s.get(JobState, name) is None:
+            try:
+                with s.begin_nested():
+                    s.add(JobState(name=name, next_run_at=now))
+            except IntegrityError:
+                pass
+        res = s.execute(
+            update(JobState)
+            .where(
+                JobState.name == name,
+                JobState.next_run_at <= now,
+                or_(JobState.lease_until.is_(None), JobState.lease_until < now),
+            )
+            .values(lease_until=now + timedelta(seconds=max(LEASE_SECONDS, every)))
+            .execution_options(synchronize_session=False)
+        )
+        return res.rowcount == 1
+
+
+def run_due_jobs(db, runtime, app=None) -> list[str]:
+    ran = []
+    for job in runtime.jobs.values():
+        if not _claim_job(db, job.name, job.every_seconds):
+            continue
+        now = utcnow()
+        status, error = "ok", None
+        try:
+            with db.session_scope() as s:
+                if app is not None:
+                    with app.app_context():
+                        job.run(s, now)
+                else:
+                    job.run(s, now)
+        except Exception:
+            status, error = "error", traceback.format_exc(limit=6)
+            log.error("job %s failed", job.name, exc_info=True)
+        with db.session_scope() as s:
+            st = s.get(JobState, job.name)
+            st.last_run_at = now
+            st.next_run_at = now + timedelta(seconds=job.every_seconds)
+            st.lease_until = None
+            st.last_status = status
+            st.last_error = error
+            st.runs += 1
+        ran.append(job.name)
+    return ran
+
+
+# --- The loop ----------------------------------------------------------------------------
+
+
+def run_once(app, batch: int = 50, worker: str | None = None) -> dict:
+    """One pass: deliver every due message (in batches) and run due jobs."""
+    worker = worker or worker_name()
+    crm = app.extensions["crm"]
+    runtime = crm.plugins.current()
+    sent = failed = 0
+    with app.app_context():
+        while True:
+            ids = claim(crm.db, worker, batch)
+            if not ids:
+                break
+            for mid in ids:
+                if deliver(crm.db, runtime, mid, worker):
+                    sent += 1
+                else:
+                    failed += 1
+        jobs = run_due_jobs(crm.db, runtime, app)
+    return {"sent": sent, "failed": failed, "jobs": jobs}
+
+
+def run_forever(app, interval: float = 2.0, stop: threading.Event | None = None) -> None:
+    stop = stop or threading.Event()
+    worker = worker_name()
+    log.info("worker %s started", worker)
+    while not stop.is_set():
+        try:
+            run_once(app, worker=worker)
+        except Exception:
+            log.exception("worker pass failed; retrying")
+        stop.wait(interval)
+
+
+def start_background_worker(app, interval: float = 2.0) -> threading.Event:
+    """Run the loop in a daemon thread (``crm serve`` on a laptop: one command, no services)."""
+    stop = threading.Event()
+    t = threading.Thread(target=run_forever, args=(app, interval, stop), daemon=True,
+                         name="crm-worker")
+    t.start()
+    return stop
