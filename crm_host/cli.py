@@ -53,22 +53,15 @@ class CRMGroup(click.Group):
             return cmd
         return self._plugin_commands(ctx).get(name)
 
-    def invoke(self, ctx):
-        # Plugin commands (and ours) run inside an application context.
-        if ctx.protected_args and ctx.protected_args[0] in ("plugin",):
-            return super().invoke(ctx)
-        try:
-            app = get_app()
-        except click.ClickException:
-            return super().invoke(ctx)
-        with app.app_context():
-            return super().invoke(ctx)
-
 
 @click.group(cls=CRMGroup)
 @click.version_option(package_name="crm-host")
-def main():
+@click.pass_context
+def main(ctx):
     """Open-source modular CRM: run it, manage modules, users and data."""
+    # Every command but the plugin-author kit runs inside an application context.
+    if ctx.invoked_subcommand != "plugin":
+        ctx.with_resource(get_app().app_context())
 
 
 # --- serve / worker ----------------------------------------------------------------------

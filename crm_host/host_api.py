@@ -115,9 +115,11 @@ def me():
     gr = grants_for(current_user)
     rt = g.crm_runtime
     perms = sorted(rt.permissions) if gr.superuser else sorted(gr.allowed & set(rt.permissions))
-    data = UserSchema().dump(current_user)
-    data.update(permissions=perms, scope=gr.scope, superuser=gr.superuser)
-    return data
+    from types import SimpleNamespace
+
+    fields = {k: getattr(current_user, k) for k in UserSchema().fields if k != "roles"}
+    return SimpleNamespace(**fields, roles=current_user.role_names, permissions=perms,
+                           scope=gr.scope, superuser=gr.superuser)
 
 
 # --- Users -------------------------------------------------------------------------------

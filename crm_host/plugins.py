@@ -445,7 +445,7 @@ class PluginHost:
             if caller.spec is not None:
                 continue
             for impl in caller.get_hookimpls():
-                if not impl.hookimpl_opts.get("optionalhook"):
+                if not impl.optionalhook:
                     refused.setdefault(
                         impl.plugin_name,
                         f"implements unknown hook '{hook_name}' (misspelled, or published by "

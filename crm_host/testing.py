@@ -31,7 +31,7 @@ class CRMClient(FlaskClient):
     """A test client that knows how to send the CSRF token, like a browser form would."""
 
     def csrf_token(self) -> str:
-        html = self.get("/login" if not getattr(self, "crm_user", None) else "/").get_data(as_text=True)
+        html = self.get("/login", follow_redirects=True).get_data(as_text=True)
         m = re.search(r'name="csrf-token" content="([^"]+)"', html)
         assert m, "no CSRF token found in the page"
         return m.group(1)
@@ -226,3 +226,20 @@ def anonymous_api(crm_app):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "postgres: needs PostgreSQL (CRM_TEST_DATABASE_URL)")
+
+
+@pytest.fixture
+def crm_cli(crm_app, monkeypatch):
+    """``crm_cli("modules", "list")`` → click Result of the ``crm`` command on the test app."""
+    from click.testing import CliRunner
+
+    from . import cli
+
+    monkeypatch.setattr(cli, "_app", crm_app)
+    runner = CliRunner()
+
+    def run(*args, input=None):
+        return runner.invoke(cli.main, [str(a) for a in args], input=input,
+                             catch_exceptions=False)
+
+    return run

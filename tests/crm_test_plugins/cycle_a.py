@@ -1,0 +1,3 @@
+from crm_host import Plugin
+
+plugin = Plugin(description="cycle a", depends=["cycle_b"])
