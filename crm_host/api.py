@@ -88,7 +88,7 @@ class Api(flask_smorest.Api):
         data = getattr(error, "data", None) or {}
         detail = data.get("message") or error.description
         errors = data.get("errors") or data.get("messages")
-        if error.code == 422 and errors:
+        if error.code == 422 and errors and not data.get("message"):
             detail = "The request contains invalid fields."
         elif error.code == 400 and errors:
             flat = _flatten_errors(errors)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import func, select
+from sqlalchemy.orm.attributes import flag_modified
 
 from . import audit
 from .contract import SCOPES
@@ -109,6 +110,8 @@ def update_user(session, user: User, **changes) -> User:
         user.session_epoch += 1
     if changes.get("password"):
         set_password(session, user, changes["password"], audit_it=False)
+    # Role changes live in another table; still, every edit must move the user's version.
+    flag_modified(user, "updated_at")
     session.flush()
     entry = audit.record(session, "host.user", user, "update", before=before)
     if before_roles != user.role_names:
