@@ -97,16 +97,21 @@ class Report:
         return [label, fmt_time(med), fmt_time(p90), str(n), extra]
 
 
-def time_loop(fn, inner: int, samples: int, warm: int = 20):
-    """Per-call seconds: ``samples`` samples of ``inner`` back-to-back calls each."""
-    for _ in range(warm):
-        fn()
-    out = []
-    for _ in range(samples):
-        t = perf()
-        for _ in range(inner):
+def time_interleaved(fns: dict, samples: int, warm: int = 20) -> dict[str, list[float]]:
+    """Per-call seconds for each ``name: (fn, inner)``: ``samples`` samples of ``inner``
+    back-to-back calls each. The functions take turns sample by sample (in a rotating order),
+    so a neighbour's burst of CPU on this shared machine hits all of them alike."""
+    items = list(fns.items())
+    for _name, (fn, _inner) in items:
+        for _ in range(warm):
             fn()
-        out.append((perf() - t) / inner)
+    out: dict[str, list[float]] = {name: [] for name, _ in items}
+    for k in range(samples):
+        for name, (fn, inner) in items[k % len(items):] + items[:k % len(items)]:
+            t = perf()
+            for _ in range(inner):
+                fn()
+            out[name].append((perf() - t) / inner)
     return out
 
 
@@ -267,9 +272,10 @@ def world(env: Env, n: int, poll: float = 2.0):
 def bench_startup(env: Env, rep: Report, ns, reps):
     rows = []
     totals = {}
-    for n in ns:
-        c_app, first_rt, total = [], [], []
-        for _ in range(reps["startup"][n]):
+    res = {n: ([], [], []) for n in ns}
+    for rnd in range(max(reps["startup"].values())):
+        for n in [m for m in ns if rnd < reps["startup"][m]]:  # N values take turns
+            c_app, first_rt, total = res[n]
             db = env.fresh_db()
             purge_plugin_modules()
             gc.collect()
@@ -284,6 +290,8 @@ def bench_startup(env: Env, rep: Report, ns, reps):
             c_app.append(t1 - t0)
             first_rt.append(t2 - t1)
             total.append(t2 - t0)
+    for n in ns:
+        c_app, first_rt, total = res[n]
         totals[n] = statistics.median(total)
         rows.append(rep.row(f"N={n}: create_app()", c_app))
         rows.append(rep.row(f"N={n}: first runtime() (no migration)", first_rt))
@@ -374,9 +382,9 @@ def bench_hooks(apps, rep: Report, reps):
                         out.extend(r)
 
             inner, samples = reps["hook"]
-            c = time_loop(via_collect, inner, samples)
-            p = time_loop(via_pluggy, inner, samples)
-            d = time_loop(direct, inner, samples)
+            t = time_interleaved({"c": (via_collect, inner), "p": (via_pluggy, inner),
+                                  "d": (direct, inner)}, samples)
+            c, p, d = t["c"], t["p"], t["d"]
             s.close()
         dm = statistics.median(d)
         rows.append(rep.row(f"N={n}: runtime.collect(\"crm_dashboard_widgets\")", c,
@@ -427,13 +435,14 @@ def bench_permissions(app, uid: int, ngrants: int, rep: Report, reps):
         u = session().get(User, uid)
         if not has_permission(u, "x.view") or has_permission(u, "nope.view"):
             raise RuntimeError("permission fixture is wrong")
-        cached = time_loop(lambda: has_permission(u, "x.view"), inner, samples)
 
         def uncached():
             g.pop("_crm_grants", None)
             has_permission(u, "x.view")
 
-        unc = time_loop(uncached, max(1, inner // 50), samples)
+        t = time_interleaved({"cached": (lambda: has_permission(u, "x.view"), inner),
+                              "uncached": (uncached, max(1, inner // 50))}, samples)
+        cached, unc = t["cached"], t["uncached"]
     # First check of a request: the user was just loaded by flask-login (roles come with it
     # through selectin), so load_grants is one SELECT on role_permission. Timed alone.
     cold = []
@@ -545,20 +554,11 @@ def bench_pages(app, uid: int, rep: Report, reps, n: int, profile: bool):
 
     samples = reps["page"]
 
-    def timed(fn):
-        for _ in range(10):
-            fn()
-        out = []
-        for _ in range(samples):
-            t = perf()
-            fn()
-            out.append(perf() - t)
-        return out
-
-    dash = timed(lambda: client.get("/"))
-    me = timed(lambda: api.get("/api/v1/me", headers=auth))
-    b_page = timed(lambda: bc.get("/"))
-    b_me = timed(lambda: bc.get("/me"))
+    t = time_interleaved({"dash": (lambda: client.get("/"), 1),
+                          "me": (lambda: api.get("/api/v1/me", headers=auth), 1),
+                          "bpage": (lambda: bc.get("/"), 1),
+                          "bme": (lambda: bc.get("/me"), 1)}, samples, warm=10)
+    dash, me, b_page, b_me = t["dash"], t["me"], t["bpage"], t["bme"]
     rows = [
         rep.row(f"CRM GET / (dashboard, sales user, {n} plugins)", dash,
                 f"×{statistics.median(dash) / statistics.median(b_page):.1f} vs bare page"),
@@ -594,7 +594,7 @@ def bench_http(app, bare, client, auth, samples, n):
     if cookie is None:
         raise RuntimeError("no session cookie after login")
     logging.getLogger("waitress").setLevel(logging.ERROR)
-    servers = []
+    servers, conns = [], []
     for a in (app, bare):
         srv = waitress.create_server(a, host="127.0.0.1", port=0, threads=1)
         threading.Thread(target=srv.run, daemon=True).start()
@@ -602,6 +602,7 @@ def bench_http(app, bare, client, auth, samples, n):
     try:
         def getter(port, path, headers):
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conns.append(conn)
 
             def get():
                 conn.request("GET", path, headers=headers)
@@ -620,16 +621,8 @@ def bench_http(app, bare, client, auth, samples, n):
         me = getter(crm_port, "/api/v1/me", auth)
         bpage = getter(bare_port, "/", {})
         bme = getter(bare_port, "/me", {})
-        res = {}
-        for key, fn in (("dash", dash), ("me", me), ("bpage", bpage), ("bme", bme)):
-            for _ in range(10):
-                fn()
-            out = []
-            for _ in range(samples):
-                t = perf()
-                fn()
-                out.append(perf() - t)
-            res[key] = out
+        res = time_interleaved({"dash": (dash, 1), "me": (me, 1), "bpage": (bpage, 1),
+                                "bme": (bme, 1)}, samples, warm=10)
         med = {k: statistics.median(v) for k, v in res.items()}
         return [
             ("CRM GET / over HTTP", res["dash"], f"×{med['dash'] / med['bpage']:.1f} vs bare"),
@@ -638,23 +631,23 @@ def bench_http(app, bare, client, auth, samples, n):
             ("bare Flask GET /me over HTTP", res["bme"], "×1.0"),
         ]
     finally:
-        for srv in servers:
-            try:
-                srv.close()
-            except Exception:
-                pass
+        # Only the client side is closed: closing a waitress server while its loop thread
+        # sits in select() raises EBADF in that thread. The idle daemon threads die with us.
+        for conn in conns:
+            conn.close()
 
 
 PROFILE_TARGETS: list = []  # filled by the benches when --profile is given
 
 
-def startup_and_enable(env: Env, n: int) -> None:
+def startup_and_enable(env: Env, n: int, enable: bool = True) -> None:
     """One start-up with N plugins, then enabling all of them (for --profile)."""
     purge_plugin_modules()
     app = env.create(n, env.fresh_db())
     with app.app_context():
         app.extensions["crm"].runtime()
-        enable_all(app, n)
+        if enable:
+            enable_all(app, n)
     close_app(app)
 
 
@@ -746,8 +739,10 @@ def main(argv=None):
         bench_permissions(app10, uid, ngrants, rep, reps)
         bench_pages(app10, uid, rep, reps, 10, args.profile)
         if args.profile:
+            PROFILE_TARGETS.append(("start-up (create_app + first runtime), N=50",
+                                    lambda: startup_and_enable(env, 50, enable=False), 5))
             PROFILE_TARGETS.append(("start-up + enable all, N=50",
-                                    lambda: startup_and_enable(env, 50), 3))
+                                    lambda: startup_and_enable(env, 50), 2))
             profile_requests(PROFILE_TARGETS, HERE / "out" / "profile.txt")
         close_app(app10)
     rep.text(f"_total bench time {perf() - started:.0f} s_")

@@ -63,6 +63,12 @@ def run(app, locale: str = "zh_Hant", password: str = "demo1234") -> str:
         except ModuleError as exc:
             lines.append(f"  module {name}: {exc}")
 
+    with crm.db.Session() as s:
+        if people.find_user(s, "admin@example.com") is not None:
+            # Already filled: a second run must not duplicate every module's sample data.
+            return ("Demo data is already present (admin@example.com exists); nothing added.\n"
+                    f"Sign in as admin@example.com with the demo password.")
+
     with crm.db.session_scope() as s:
         company = _dept(s, org["company"])
         sales = _dept(s, org["sales"], company)

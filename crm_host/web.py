@@ -255,6 +255,7 @@ def visible_menu(section: str):
         try:
             href = url_for(m.endpoint)
         except Exception:  # a plugin's menu pointing nowhere must not break every page
+            current_app.logger.warning("menu item %s points to unknown endpoint %s", m.id, m.endpoint)
             continue
         badge = None
         if m.badge is not None:
