@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import gc
 import http.client
-import json
 import logging
 import math
 import os
@@ -47,7 +46,7 @@ import crm_host  # noqa: E402
 from crm_host import migrate, modules, people  # noqa: E402
 from crm_host.app import create_app  # noqa: E402
 from crm_host.db import make_engine  # noqa: E402
-from crm_host.models import RolePermission, Role, User  # noqa: E402
+from crm_host.models import Role, RolePermission, User  # noqa: E402
 from crm_host.security import create_token, has_permission, load_grants  # noqa: E402
 
 PKG = "crmbench_plugins"  # the generated package (lives in a temp dir put on sys.path)
@@ -368,13 +367,13 @@ def bench_hooks(apps, rep: Report, reps):
             if len(got) != n:
                 raise RuntimeError(f"expected {n} widgets, got {len(got)}")
 
-            def via_collect():
+            def via_collect(rt=rt, u=u):
                 rt.collect("crm_dashboard_widgets", user=u)
 
-            def via_pluggy():
+            def via_pluggy(rt=rt, u=u):
                 rt.pm.hook.crm_dashboard_widgets(user=u)
 
-            def direct():
+            def direct(funcs=funcs, u=u):
                 out = []
                 for f in funcs:
                     r = f(u)
@@ -679,8 +678,8 @@ def profile_requests(targets, out_path: Path):
 
 
 def environment() -> list[str]:
-    import flask
     import importlib.metadata as md
+
     import sqlalchemy
 
     return [

@@ -76,3 +76,71 @@ def _prune(session, now):
 @hookimpl
 def crm_scheduled_jobs():
     return [Job("host.prune_login_attempts", 3600, _prune, label="Prune old login attempts")]
+
+
+def _system_widget() -> str:
+    """Admins see the health of the installation at a glance."""
+    from flask import current_app, render_template
+    from sqlalchemy import func, select
+
+    from . import modules as module_ops
+    from .db import session
+    from .models import OutboxMessage, User
+
+    s = session()
+    mods = module_ops.describe(current_app)
+    outbox = dict(s.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
+    users = s.scalar(select(func.count()).select_from(User).where(User.is_active.is_(True)))
+    return render_template(
+        "crm/widgets/system.html",
+        enabled=sum(m.state == "enabled" for m in mods), installed=len(mods),
+        broken=[m.name for m in mods if m.state == "broken"], users=users,
+        pending=outbox.get("pending", 0), failed=outbox.get("dead", 0))
+
+
+def _deliveries_widget() -> str:
+    from datetime import timedelta
+
+    from flask_babel import gettext as _
+    from sqlalchemy import select
+
+    from .db import session, utcnow
+    from .models import OutboxMessage
+    from .ui import chart
+
+    since = (utcnow() - timedelta(days=13)).replace(hour=0, minute=0, second=0, microsecond=0)
+    days = [(since + timedelta(days=i)).date() for i in range(14)]
+    sent = dict.fromkeys(days, 0)
+    failed = dict.fromkeys(days, 0)
+    rows = session().execute(select(OutboxMessage.created_at, OutboxMessage.status).where(
+        OutboxMessage.created_at >= since)).all()
+    for at, status in rows:  # at most two weeks of rows, grouped here to stay portable
+        d = at.date()
+        if d in sent:
+            (failed if status == "dead" else sent)[d] += 1
+    option = {
+        "tooltip": {"trigger": "axis"},
+        "legend": {"data": [_("Delivered or queued"), _("Failed")], "bottom": 0},
+        "grid": {"left": 36, "right": 12, "top": 16, "bottom": 48},
+        "xAxis": {"type": "category", "data": [d.strftime("%m-%d") for d in days]},
+        "yAxis": {"type": "value", "minInterval": 1},
+        "series": [
+            {"name": _("Delivered or queued"), "type": "bar", "stack": "n", "data": list(sent.values()),
+             "itemStyle": {"color": "#2f6fed"}},
+            {"name": _("Failed"), "type": "bar", "stack": "n", "data": list(failed.values()),
+             "itemStyle": {"color": "#dc3545"}},
+        ],
+    }
+    return str(chart(option, height=240, label=_("Notifications in the last 14 days")))
+
+
+@hookimpl
+def crm_dashboard_widgets(user):
+    from . import DashboardWidget
+
+    return [
+        DashboardWidget("host.system", _l("Installation"), _system_widget,
+                        permission="admin.modules", order=900, width=5),
+        DashboardWidget("host.deliveries", _l("Notifications, last 14 days"), _deliveries_widget,
+                        permission="admin.notifications", order=910, width=7),
+    ]

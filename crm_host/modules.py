@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 
-from . import migrate
+from . import audit, migrate
 from .db import utcnow
 from .models import KnownPermission, Module, RolePermission
 from .plugins import ModuleError, bump_generation
@@ -125,11 +125,14 @@ def enable(app, name: str, with_deps: bool = False, actor: str = "cli") -> list[
             if row is None:
                 row = Module(name=n, version=host.plugins[n].version)
                 s.add(row)
+            before = row.state
             row.state = "enabled"
             row.error = None
             row.changed_at = utcnow()
             row.changed_by = actor
             host.runtime_errors.pop(n, None)
+            audit.record(s, "host.module", row, "enable", before={"state": before},
+                         after={"state": "enabled"}, actor=actor)
         bump_generation(s)
     host.current(force=True)
     return plan
@@ -173,6 +176,8 @@ def disable(app, name: str, cascade: bool = False, actor: str = "cli") -> list[s
             r.state = "disabled"
             r.changed_at = utcnow()
             r.changed_by = actor
+            audit.record(s, "host.module", r, "disable", before={"state": "enabled"},
+                         after={"state": "disabled"}, actor=actor)
         bump_generation(s)
     host.current(force=True)
     return plan
@@ -208,6 +213,8 @@ def purge(app, name: str, actor: str = "cli") -> list[str]:
             r.state = "available"
             r.changed_at = utcnow()
             r.changed_by = actor
+            audit.record(s, "host.module", r, "purge", before={"state": "disabled"},
+                         after={"state": "available", "dropped_tables": dropped}, actor=actor)
         bump_generation(s)
     host.current(force=True)
     return dropped

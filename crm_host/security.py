@@ -20,6 +20,7 @@ from flask import abort, current_app, g
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .contract import SCOPES
@@ -293,7 +294,12 @@ def create_token(session, user: User, name: str, days: int | None = 90) -> tuple
 def user_for_token(session, secret: str) -> User | None:
     if not secret or len(secret) > 200:
         return None
-    tok = session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(secret)))
+    # One round trip for the token, its user and their roles: this runs on every API call.
+    tok = session.scalar(
+        select(ApiToken)
+        .options(joinedload(ApiToken.user).selectinload(User.roles))
+        .where(ApiToken.token_hash == _hash_token(secret))
+    )
     now = utcnow()
     if tok is None or tok.revoked_at is not None:
         return None

@@ -146,3 +146,11 @@ def test_info_shows_traceback_of_broken(crm_cli):
     assert "broken" in res.output and "import failed" in res.output
     res = crm_cli("modules", "info", "raises_on_import")
     assert "RuntimeError: boom at import" in res.output
+
+
+def test_state_changes_are_audited(crm_cli, api):
+    crm_cli("modules", "enable", "alpha")
+    crm_cli("modules", "disable", "alpha")
+    rows = api("admin").get("/api/v1/audit?entity=host.module&record_id=alpha").get_json()["items"]
+    assert [(r["action"], r["actor"], r["after"]["state"]) for r in rows] == [
+        ("disable", "cli", "disabled"), ("enable", "cli", "enabled")]

@@ -140,3 +140,16 @@ def test_hook_order_is_dependency_then_name(crm_app, enable_modules):
     owners = [o for o, _ in rt.collect_with_owner("crm_menu_items")]
     assert owners.index("alpha") < owners.index("beta")
     assert owners[0] == "host"
+
+
+def test_plugin_published_hookspecs(crm_app, enable_modules):
+    enable_modules("alpha", "beta")
+    rt = crm_app.extensions["crm"].plugins.current(force=True)
+    assert rt.collect("crm_alpha_badges", item=7) == ["beta:7"]
+
+
+@pytest.mark.plugins("widget_raises")
+def test_optional_hook_of_absent_plugin_is_fine(crm_app, enable_modules):
+    enable_modules("widget_raises")
+    rt = crm_app.extensions["crm"].plugins.current(force=True)
+    assert rt.is_active("widget_raises")  # not refused as a misspelling

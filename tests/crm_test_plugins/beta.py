@@ -31,3 +31,8 @@ def crm_permissions():
 @hookimpl
 def crm_dashboard_widgets(user):
     return [DashboardWidget("beta.hello", "Beta", lambda: "<p>beta</p>")]
+
+
+@hookimpl
+def crm_alpha_badges(item):
+    return [f"beta:{item}"]

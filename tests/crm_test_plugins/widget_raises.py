@@ -11,3 +11,8 @@ def crm_menu_items():
 @hookimpl
 def crm_dashboard_widgets(user):
     raise ZeroDivisionError("division by zero in widget")
+
+
+@hookimpl(optionalhook=True)
+def crm_alpha_badges(item):
+    return ["widget_raises badge"]

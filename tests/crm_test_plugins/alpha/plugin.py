@@ -26,7 +26,9 @@ from crm_host.security import apply_scope, get_scoped_or_404, permission_require
 
 from .models import Item
 
-plugin = Plugin(description="Alpha test module", depends=[])
+from . import hookspecs as alpha_hookspecs  # noqa: E402
+
+plugin = Plugin(description="Alpha test module", depends=[], hookspecs=[alpha_hookspecs])
 
 SENT: list = []  # what the test channel delivered (tests read it)
 CALLS: list = []
