@@ -36,6 +36,10 @@ class ConfigError(RuntimeError):
 
 
 def _coerce(key, value):
+    if key == "CRM_EXTRA_PLUGINS" and isinstance(value, str):
+        # "name=package.module,other=pkg.mod" (development and tests)
+        pairs = [p.split("=", 1) for p in value.split(",") if "=" in p]
+        return {k.strip(): v.strip() for k, v in pairs}
     if key in INT_KEYS:
         return int(value)
     if key in FLOAT_KEYS:
