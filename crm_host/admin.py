@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -58,12 +68,14 @@ def module_action(name, action):
     actor = current_user.email
     try:
         if action == "enable":
-            done = module_ops.enable(current_app, name, with_deps=bool(request.form.get("with_deps")),
-                                     actor=actor)
+            done = module_ops.enable(
+                current_app, name, with_deps=bool(request.form.get("with_deps")), actor=actor
+            )
             flash(_("Enabled: %(names)s", names=", ".join(done)), "success")
         elif action == "disable":
-            done = module_ops.disable(current_app, name, cascade=bool(request.form.get("cascade")),
-                                      actor=actor)
+            done = module_ops.disable(
+                current_app, name, cascade=bool(request.form.get("cascade")), actor=actor
+            )
             flash(_("Disabled: %(names)s. Their data is kept.", names=", ".join(done)), "success")
         elif action == "purge":
             if request.form.get("confirm") != name:
@@ -101,10 +113,19 @@ def users():
         stmt = stmt.where(func.lower(User.email).like(like) | func.lower(User.name).like(like))
     total = s.scalar(select(func.count()).select_from(stmt.subquery()))
     page = _page()
-    rows = s.scalars(stmt.order_by(User.name, User.id).limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
+    rows = s.scalars(
+        stmt.order_by(User.name, User.id).limit(PER_PAGE).offset((page - 1) * PER_PAGE)
+    ).all()
     depts = {d.id: d.name for d in s.scalars(select(Department))}
-    return render_template("crm/admin/users.html", users=rows, q=q, page=page, total=total,
-                           per_page=PER_PAGE, depts=depts)
+    return render_template(
+        "crm/admin/users.html",
+        users=rows,
+        q=q,
+        page=page,
+        total=total,
+        per_page=PER_PAGE,
+        depts=depts,
+    )
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -126,10 +147,13 @@ def user_form(user_id=None):
     status = 200
     if form.validate_on_submit():
         data = {
-            "email": form.email.data, "name": form.name.data, "phone": form.phone.data,
+            "email": form.email.data,
+            "name": form.name.data,
+            "phone": form.phone.data,
             "department_id": form.department_id.data or None,
             "supervisor_id": form.supervisor_id.data or None,
-            "roles": form.roles.data, "locale": form.locale.data or None,
+            "roles": form.roles.data,
+            "locale": form.locale.data or None,
         }
         try:
             if user is None:
@@ -140,8 +164,13 @@ def user_form(user_id=None):
                 check_version(user, form.version.data)
                 if user.id == current_user.id and not form.is_active.data:
                     raise people.PeopleError(_("You cannot deactivate yourself."), "is_active")
-                people.update_user(s, user, is_active=form.is_active.data,
-                                   password=form.password.data or None, **data)
+                people.update_user(
+                    s,
+                    user,
+                    is_active=form.is_active.data,
+                    password=form.password.data or None,
+                    **data,
+                )
             s.commit()
             flash(_("User saved."), "success")
             return redirect(url_for("admin.users")), 303
@@ -169,7 +198,9 @@ def departments(dept_id=None):
     form = DepartmentForm(obj=dept)
     form.parent_id.choices = [(0, "—")] + [(d.id, d.name) for d in all_depts if d is not dept]
     form.leader_id.choices = [(0, "—")] + [
-        (u.id, u.name) for u in s.scalars(select(User).where(User.is_active.is_(True)).order_by(User.name))]
+        (u.id, u.name)
+        for u in s.scalars(select(User).where(User.is_active.is_(True)).order_by(User.name))
+    ]
     if request.method == "GET" and dept is not None:
         form.parent_id.data = dept.parent_id or 0
         form.leader_id.data = dept.leader_id or 0
@@ -178,12 +209,18 @@ def departments(dept_id=None):
     if form.validate_on_submit():
         try:
             if dept is None:
-                people.create_department(s, form.name.data, form.parent_id.data or None,
-                                         form.leader_id.data or None)
+                people.create_department(
+                    s, form.name.data, form.parent_id.data or None, form.leader_id.data or None
+                )
             else:
                 check_version(dept, form.version.data)
-                people.update_department(s, dept, form.name.data, form.parent_id.data or None,
-                                         form.leader_id.data or None)
+                people.update_department(
+                    s,
+                    dept,
+                    form.name.data,
+                    form.parent_id.data or None,
+                    form.leader_id.data or None,
+                )
             s.commit()
             flash(_("Department saved."), "success")
             return redirect(url_for("admin.departments")), 303
@@ -193,7 +230,9 @@ def departments(dept_id=None):
             status = 400
     elif request.method == "POST":
         status = 400
-    counts = dict(s.execute(select(User.department_id, func.count()).group_by(User.department_id)).all())
+    counts = dict(
+        s.execute(select(User.department_id, func.count()).group_by(User.department_id)).all()
+    )
     users = {u.id: u.name for u in s.scalars(select(User))}
     children = defaultdict(list)
     for d in all_depts:
@@ -204,8 +243,14 @@ def departments(dept_id=None):
             yield d, depth
             yield from walk(d.id, depth + 1)
 
-    return render_template("crm/admin/departments.html", tree=list(walk(None, 0)), form=form,
-                           dept=dept, counts=counts, users=users), status
+    return render_template(
+        "crm/admin/departments.html",
+        tree=list(walk(None, 0)),
+        form=form,
+        dept=dept,
+        counts=counts,
+        users=users,
+    ), status
 
 
 # --- Roles -------------------------------------------------------------------------------
@@ -216,8 +261,11 @@ def departments(dept_id=None):
 def roles():
     s = db_session()
     rows = s.scalars(select(Role).order_by(Role.id)).all()
-    counts = dict(s.execute(select(RolePermission.role_id, func.count()).group_by(
-        RolePermission.role_id)).all())
+    counts = dict(
+        s.execute(
+            select(RolePermission.role_id, func.count()).group_by(RolePermission.role_id)
+        ).all()
+    )
     return render_template("crm/admin/roles.html", roles=rows, counts=counts, form=RoleForm())
 
 
@@ -317,8 +365,15 @@ def numbering_rules():
     rows = []
     for kind, (label, default) in sorted(kinds.items()):
         pattern = stored[kind].pattern if kind in stored else (default or numbering.DEFAULT_PATTERN)
-        rows.append({"kind": kind, "label": label, "pattern": pattern,
-                     "default": default, "preview": numbering.render(pattern, 1, date.today())})
+        rows.append(
+            {
+                "kind": kind,
+                "label": label,
+                "pattern": pattern,
+                "default": default,
+                "preview": numbering.render(pattern, 1, date.today()),
+            }
+        )
     return render_template("crm/admin/numbering.html", rows=rows, form=form), status
 
 
@@ -334,16 +389,39 @@ def notifications():
     if status in ("pending", "sent", "dead"):
         stmt = stmt.where(OutboxMessage.status == status)
     page = _page()
-    rows = s.scalars(stmt.order_by(OutboxMessage.id.desc()).limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
+    rows = s.scalars(
+        stmt.order_by(OutboxMessage.id.desc()).limit(PER_PAGE).offset((page - 1) * PER_PAGE)
+    ).all()
     attempts = defaultdict(list)
     if rows:
-        for a in s.scalars(select(DeliveryAttempt).where(
-                DeliveryAttempt.outbox_id.in_([r.id for r in rows])).order_by(DeliveryAttempt.id)):
+        for a in s.scalars(
+            select(DeliveryAttempt)
+            .where(DeliveryAttempt.outbox_id.in_([r.id for r in rows]))
+            .order_by(DeliveryAttempt.id)
+        ):
             attempts[a.outbox_id].append(a)
-    totals = dict(s.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
-    users = {u.id: u for u in s.scalars(select(User).where(User.id.in_({r.recipient_id for r in rows if r.recipient_id})))} if rows else {}
-    return render_template("crm/admin/notifications.html", rows=rows, attempts=attempts,
-                           totals=totals, status=status, page=page, users=users)
+    totals = dict(
+        s.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all()
+    )
+    users = (
+        {
+            u.id: u
+            for u in s.scalars(
+                select(User).where(User.id.in_({r.recipient_id for r in rows if r.recipient_id}))
+            )
+        }
+        if rows
+        else {}
+    )
+    return render_template(
+        "crm/admin/notifications.html",
+        rows=rows,
+        attempts=attempts,
+        totals=totals,
+        status=status,
+        page=page,
+        users=users,
+    )
 
 
 @bp.get("/audit")
@@ -358,5 +436,9 @@ def audit_log():
     if record:
         stmt = stmt.where(AuditEntry.record_id == record)
     page = _page()
-    rows = s.scalars(stmt.order_by(AuditEntry.id.desc()).limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
-    return render_template("crm/admin/audit.html", rows=rows, entity=entity, record=record, page=page)
+    rows = s.scalars(
+        stmt.order_by(AuditEntry.id.desc()).limit(PER_PAGE).offset((page - 1) * PER_PAGE)
+    ).all()
+    return render_template(
+        "crm/admin/audit.html", rows=rows, entity=entity, record=record, page=page
+    )

@@ -41,16 +41,19 @@ def public(view):
     return view
 
 
-def problem(status: int, title: str, detail: str | None = None, errors: dict | None = None,
-            headers: dict | None = None):
+def problem(
+    status: int,
+    title: str,
+    detail: str | None = None,
+    errors: dict | None = None,
+    headers: dict | None = None,
+):
     body = {"type": "about:blank", "status": status, "title": title}
     if detail:
         body["detail"] = detail
     if errors:
         body["errors"] = errors
-    resp = current_app.response_class(
-        current_app.json.dumps(body), status=status, mimetype=PROBLEM
-    )
+    resp = current_app.response_class(current_app.json.dumps(body), status=status, mimetype=PROBLEM)
     for k, v in (headers or {}).items():
         resp.headers[k] = v
     return resp
@@ -67,7 +70,8 @@ def _flatten_errors(messages) -> dict:
                 flat.update(loc_errors)
             else:
                 flat.setdefault("_schema", []).extend(
-                    loc_errors if isinstance(loc_errors, list) else [str(loc_errors)])
+                    loc_errors if isinstance(loc_errors, list) else [str(loc_errors)]
+                )
         return flat
     return messages
 
@@ -101,8 +105,13 @@ class Api(flask_smorest.Api):
             headers.setdefault("WWW-Authenticate", 'Bearer realm="crm"')
         if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
             headers["Allow"] = ", ".join(error.valid_methods)
-        return problem(error.code or 500, error.name, detail,
-                       _flatten_errors(errors) if errors else None, headers)
+        return problem(
+            error.code or 500,
+            error.name,
+            detail,
+            _flatten_errors(errors) if errors else None,
+            headers,
+        )
 
     def _openapi_json(self):
         spec = self.spec.to_dict()
@@ -110,9 +119,14 @@ class Api(flask_smorest.Api):
         hidden = crm.disabled_api_tags()
         if hidden:
             spec["paths"] = {
-                p: ops for p, ops in spec.get("paths", {}).items()
-                if not any(t in hidden for op in ops.values() if isinstance(op, dict)
-                           for t in op.get("tags", []))
+                p: ops
+                for p, ops in spec.get("paths", {}).items()
+                if not any(
+                    t in hidden
+                    for op in ops.values()
+                    if isinstance(op, dict)
+                    for t in op.get("tags", [])
+                )
             }
             spec["tags"] = [t for t in spec.get("tags", []) if t.get("name") not in hidden]
         return current_app.response_class(
@@ -137,7 +151,9 @@ class PageArgs(ma.Schema):
 class PageMeta(ma.Schema):
     page = ma.fields.Integer()
     per_page = ma.fields.Integer()
-    total = ma.fields.Integer(metadata={"description": "Exact up to the count cap, else a lower bound"})
+    total = ma.fields.Integer(
+        metadata={"description": "Exact up to the count cap, else a lower bound"}
+    )
     total_is_exact = ma.fields.Boolean()
 
 
@@ -175,14 +191,26 @@ def parse_sort(sort: str | None, sortable: dict, default: list | None = None) ->
         key = part.lstrip("+-")
         col = sortable.get(key)
         if col is None:
-            abort(422, message="Unknown sort field.", errors={"sort": [
-                f"Cannot sort by '{key}'. Allowed: {', '.join(sorted(sortable))}."]})
+            abort(
+                422,
+                message="Unknown sort field.",
+                errors={
+                    "sort": [f"Cannot sort by '{key}'. Allowed: {', '.join(sorted(sortable))}."]
+                },
+            )
         clauses.append(col.desc() if desc else col.asc())
     return clauses
 
 
-def paginate(session, stmt, args: dict, sortable: dict | None = None,
-             default_sort: list | None = None, tiebreak=None, scalars: bool = True) -> dict:
+def paginate(
+    session,
+    stmt,
+    args: dict,
+    sortable: dict | None = None,
+    default_sort: list | None = None,
+    tiebreak=None,
+    scalars: bool = True,
+) -> dict:
     """Run a list query the standard way and return the page envelope."""
     page, per_page = args.get("page", 1), args.get("per_page", 25)
     order = parse_sort(args.get("sort"), sortable or {}, default_sort)
@@ -192,5 +220,10 @@ def paginate(session, stmt, args: dict, sortable: dict | None = None,
     total, exact = count_capped(session, stmt, cap)
     q = stmt.order_by(*order).limit(per_page).offset((page - 1) * per_page)
     items = list(session.scalars(q)) if scalars else [r._mapping for r in session.execute(q)]
-    return {"items": items, "page": page, "per_page": per_page, "total": total,
-            "total_is_exact": exact}
+    return {
+        "items": items,
+        "page": page,
+        "per_page": per_page,
+        "total": total,
+        "total_is_exact": exact,
+    }

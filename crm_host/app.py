@@ -53,7 +53,8 @@ class CRM:
             if not inspect(engine).has_table("host_state"):
                 if not self.app.config["CRM_AUTO_MIGRATE"]:
                     raise ServiceUnavailable(
-                        "The database has no CRM tables yet: run `crm db upgrade`.")
+                        "The database has no CRM tables yet: run `crm db upgrade`."
+                    )
                 migrate.upgrade_host(engine)
             elif self.app.config["CRM_AUTO_MIGRATE"]:
                 migrate.upgrade_host(engine)
@@ -76,10 +77,15 @@ class CRM:
 def create_app(overrides: dict | None = None, instance_path: str | None = None) -> Flask:
     import os
 
-    instance_path = instance_path or (overrides or {}).get("CRM_INSTANCE_PATH") or os.environ.get(
-        "CRM_INSTANCE_PATH") or str(Path.cwd() / "instance")
-    app = Flask("crm_host", instance_path=str(Path(instance_path).resolve()),
-                instance_relative_config=False)
+    instance_path = (
+        instance_path
+        or (overrides or {}).get("CRM_INSTANCE_PATH")
+        or os.environ.get("CRM_INSTANCE_PATH")
+        or str(Path.cwd() / "instance")
+    )
+    app = Flask(
+        "crm_host", instance_path=str(Path(instance_path).resolve()), instance_relative_config=False
+    )
     config.load(app, overrides)
 
     db = Database(app.config["CRM_DATABASE_URL"])
@@ -174,10 +180,14 @@ def _init_login(app: Flask) -> None:
     @lm.unauthorized_handler
     def unauthorized():
         if request.path.startswith("/api/"):
-            msg = ("A valid 'Authorization: Bearer <token>' header is required."
-                   if request.headers.get("Authorization")
-                   else "Sign in, or send 'Authorization: Bearer <token>'.")
-            return problem(401, "Unauthorized", msg, headers={"WWW-Authenticate": 'Bearer realm="crm"'})
+            msg = (
+                "A valid 'Authorization: Bearer <token>' header is required."
+                if request.headers.get("Authorization")
+                else "Sign in, or send 'Authorization: Bearer <token>'."
+            )
+            return problem(
+                401, "Unauthorized", msg, headers={"WWW-Authenticate": 'Bearer realm="crm"'}
+            )
         return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
 
 

@@ -35,9 +35,7 @@ def snapshot(record) -> dict:
     """Column values of a record, JSON-ready (secrets left out)."""
     mapper = inspect(record).mapper
     return {
-        c.key: _jsonable(getattr(record, c.key))
-        for c in mapper.column_attrs
-        if c.key not in SKIP
+        c.key: _jsonable(getattr(record, c.key)) for c in mapper.column_attrs if c.key not in SKIP
     }
 
 
@@ -50,8 +48,16 @@ def _actor():
     return None, None
 
 
-def record(session, entity: str, rec, action: str, before: dict | None = None,
-           after: dict | None = None, actor: str | None = None, user_id: int | None = None):
+def record(
+    session,
+    entity: str,
+    rec,
+    action: str,
+    before: dict | None = None,
+    after: dict | None = None,
+    actor: str | None = None,
+    user_id: int | None = None,
+):
     """Add an audit entry. ``after`` defaults to the record's current values; for updates
     only the fields that changed are kept on both sides."""
     if after is None and action != "delete":
@@ -79,8 +85,10 @@ def record(session, entity: str, rec, action: str, before: dict | None = None,
 def history(session, entity: str, record_id) -> list[AuditEntry]:
     from sqlalchemy import select
 
-    return list(session.scalars(
-        select(AuditEntry)
-        .where(AuditEntry.entity == entity, AuditEntry.record_id == str(record_id))
-        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
-    ))
+    return list(
+        session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.entity == entity, AuditEntry.record_id == str(record_id))
+            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+        )
+    )

@@ -71,8 +71,12 @@ def main(ctx):
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
-@click.option("--worker/--no-worker", default=True, show_default=True,
-              help="Deliver notifications and run scheduled jobs in this process too.")
+@click.option(
+    "--worker/--no-worker",
+    default=True,
+    show_default=True,
+    help="Deliver notifications and run scheduled jobs in this process too.",
+)
 def serve(host, port, threads, worker):
     """Serve the CRM (waitress). Several machines: run gunicorn, see the README."""
     from waitress import serve as waitress_serve
@@ -99,7 +103,9 @@ def worker(once, interval):
     app.extensions["crm"].ensure_ready()
     if once:
         res = notify.run_once(app)
-        click.echo(f"sent {res['sent']}, failed {res['failed']}, jobs {', '.join(res['jobs']) or '-'}")
+        click.echo(
+            f"sent {res['sent']}, failed {res['failed']}, jobs {', '.join(res['jobs']) or '-'}"
+        )
         return
     try:
         notify.run_forever(app, interval)
@@ -136,7 +142,12 @@ def db_upgrade():
 
 
 @db.command("revision")
-@click.option("--plugin", "name", required=True, help="Plugin whose migrations to extend ('host' for the host).")
+@click.option(
+    "--plugin",
+    "name",
+    required=True,
+    help="Plugin whose migrations to extend ('host' for the host).",
+)
 @click.option("-m", "--message", required=True)
 @click.option("--empty", is_flag=True, help="Do not autogenerate from the models.")
 def db_revision(name, message, empty):
@@ -169,7 +180,9 @@ def modules_list():
 
     rows = ops.describe(get_app())
     if not rows:
-        click.echo("No modules installed. Install one with pip (e.g. pip install -e plugins/customers).")
+        click.echo(
+            "No modules installed. Install one with pip (e.g. pip install -e plugins/customers)."
+        )
         return
     w = max(len(r.name) for r in rows)
     click.echo(f"{'NAME':<{w}}  {'VERSION':<10}  {'STATE':<13}  DEPENDS")
@@ -239,15 +252,20 @@ def modules_purge(name, yes):
     from . import modules as ops
 
     if not yes:
-        typed = click.prompt(f"This deletes every record of '{name}'. Type the module name to confirm",
-                             default="", show_default=False)
+        typed = click.prompt(
+            f"This deletes every record of '{name}'. Type the module name to confirm",
+            default="",
+            show_default=False,
+        )
         if typed != name:
             fail("Confirmation did not match; nothing was dropped.")
     try:
         dropped = ops.purge(get_app(), name)
     except ModuleError as exc:
         fail(str(exc))
-    click.echo(f"Purged {name}: dropped {len(dropped)} table(s){': ' + ', '.join(dropped) if dropped else ''}")
+    click.echo(
+        f"Purged {name}: dropped {len(dropped)} table(s){': ' + ', '.join(dropped) if dropped else ''}"
+    )
 
 
 # --- users and roles ---------------------------------------------------------------------
@@ -353,8 +371,15 @@ def role_list():
     crm.ensure_ready()
     with crm.db.Session() as s:
         for r in s.scalars(select(Role).order_by(Role.id)):
-            grants = "everything" if r.is_superuser else ", ".join(
-                f"{'-' if g.effect == 'deny' else ''}{g.permission}" for g in sorted(r.grants, key=lambda g: g.permission)) or "-"
+            grants = (
+                "everything"
+                if r.is_superuser
+                else ", ".join(
+                    f"{'-' if g.effect == 'deny' else ''}{g.permission}"
+                    for g in sorted(r.grants, key=lambda g: g.permission)
+                )
+                or "-"
+            )
             click.echo(f"{r.name:<10} scope={r.scope:<16} {grants}")
 
 
@@ -403,10 +428,16 @@ def role_revoke(role_name, permission):
 
 
 @main.command()
-@click.option("--locale", type=click.Choice(["zh_Hant", "zh_Hans", "en"]), default="zh_Hant",
-              show_default=True, help="Main language of the sample data.")
-@click.option("--password", default="demo1234", show_default=True,
-              help="Password of every demo user.")
+@click.option(
+    "--locale",
+    type=click.Choice(["zh_Hant", "zh_Hans", "en"]),
+    default="zh_Hant",
+    show_default=True,
+    help="Main language of the sample data.",
+)
+@click.option(
+    "--password", default="demo1234", show_default=True, help="Password of every demo user."
+)
 def demo(locale, password):
     """Fill a fresh instance with sample people and each module's demo data."""
     from . import demo as demo_mod
@@ -429,8 +460,13 @@ def plugin():
 
 @plugin.command("new")
 @click.argument("name")
-@click.option("--dir", "directory", default="plugins", show_default=True,
-              help="Folder to create the plugin in.")
+@click.option(
+    "--dir",
+    "directory",
+    default="plugins",
+    show_default=True,
+    help="Folder to create the plugin in.",
+)
 def plugin_new(name, directory):
     """Write a working plugin skeleton: package, entry point, model, migration, page, test."""
     from . import scaffold
@@ -439,8 +475,10 @@ def plugin_new(name, directory):
         path = scaffold.create(name, directory)
     except scaffold.ScaffoldError as exc:
         fail(str(exc))
-    click.echo(f"Created {path}\nNext:\n  pip install -e {path}\n  crm modules enable {name}\n"
-               f"  pytest {path}")
+    click.echo(
+        f"Created {path}\nNext:\n  pip install -e {path}\n  crm modules enable {name}\n"
+        f"  pytest {path}"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

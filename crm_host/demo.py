@@ -18,27 +18,63 @@ class DemoError(RuntimeError):
 
 ORG = {
     "zh_Hant": {
-        "company": "海宇科技股份有限公司", "sales": "業務部", "north": "北區業務組", "south": "南區業務組",
-        "service": "客戶服務部", "support": "技術支援部",
-        "people": {"admin": "系統管理員", "leader": "王建國", "sales": "陳小明", "sales2": "林美玲",
-                   "service": "張志強", "staff": "李雅婷"},
+        "company": "海宇科技股份有限公司",
+        "sales": "業務部",
+        "north": "北區業務組",
+        "south": "南區業務組",
+        "service": "客戶服務部",
+        "support": "技術支援部",
+        "people": {
+            "admin": "系統管理員",
+            "leader": "王建國",
+            "sales": "陳小明",
+            "sales2": "林美玲",
+            "service": "張志強",
+            "staff": "李雅婷",
+        },
     },
     "zh_Hans": {
-        "company": "海宇科技有限公司", "sales": "销售部", "north": "北区销售组", "south": "南区销售组",
-        "service": "客户服务部", "support": "技术支持部",
-        "people": {"admin": "系统管理员", "leader": "王建国", "sales": "陈小明", "sales2": "林美玲",
-                   "service": "张志强", "staff": "李雅婷"},
+        "company": "海宇科技有限公司",
+        "sales": "销售部",
+        "north": "北区销售组",
+        "south": "南区销售组",
+        "service": "客户服务部",
+        "support": "技术支持部",
+        "people": {
+            "admin": "系统管理员",
+            "leader": "王建国",
+            "sales": "陈小明",
+            "sales2": "林美玲",
+            "service": "张志强",
+            "staff": "李雅婷",
+        },
     },
     "en": {
-        "company": "Haiyu Technology Ltd.", "sales": "Sales", "north": "Sales North",
-        "south": "Sales South", "service": "Customer Service", "support": "Technical Support",
-        "people": {"admin": "Ada Admin", "leader": "Grace Leader", "sales": "Sam Seller",
-                   "sales2": "Mia Morgan", "service": "Sid Service", "staff": "Stella Staff"},
+        "company": "Haiyu Technology Ltd.",
+        "sales": "Sales",
+        "north": "Sales North",
+        "south": "Sales South",
+        "service": "Customer Service",
+        "support": "Technical Support",
+        "people": {
+            "admin": "Ada Admin",
+            "leader": "Grace Leader",
+            "sales": "Sam Seller",
+            "sales2": "Mia Morgan",
+            "service": "Sid Service",
+            "staff": "Stella Staff",
+        },
     },
 }
 
-ROLES = {"admin": ["admin"], "leader": ["leader", "sales"], "sales": ["sales"],
-         "sales2": ["sales"], "service": ["service"], "staff": ["staff"]}
+ROLES = {
+    "admin": ["admin"],
+    "leader": ["leader", "sales"],
+    "sales": ["sales"],
+    "sales2": ["sales"],
+    "service": ["service"],
+    "staff": ["staff"],
+}
 
 
 def _dept(s, name, parent=None):
@@ -66,8 +102,10 @@ def run(app, locale: str = "zh_Hant", password: str = "demo1234") -> str:
     with crm.db.Session() as s:
         if people.find_user(s, "admin@example.com") is not None:
             # Already filled: a second run must not duplicate every module's sample data.
-            return ("Demo data is already present (admin@example.com exists); nothing added.\n"
-                    f"Sign in as admin@example.com with the demo password.")
+            return (
+                "Demo data is already present (admin@example.com exists); nothing added.\n"
+                "Sign in as admin@example.com with the demo password."
+            )
 
     with crm.db.session_scope() as s:
         company = _dept(s, org["company"])
@@ -76,15 +114,28 @@ def run(app, locale: str = "zh_Hant", password: str = "demo1234") -> str:
         _dept(s, org["south"], sales)
         service = _dept(s, org["service"], company)
         _dept(s, org["support"], service)
-        depts = {"admin": company, "leader": sales, "sales": north, "sales2": north,
-                 "service": service, "staff": company}
+        depts = {
+            "admin": company,
+            "leader": sales,
+            "sales": north,
+            "sales2": north,
+            "service": service,
+            "staff": company,
+        }
         users = {}
         for key, name in org["people"].items():
             email = f"{key}@example.com"
             u = people.find_user(s, email)
             if u is None:
-                u = people.create_user(s, email, name, password, roles=ROLES[key],
-                                       department_id=depts[key].id, locale=locale)
+                u = people.create_user(
+                    s,
+                    email,
+                    name,
+                    password,
+                    roles=ROLES[key],
+                    department_id=depts[key].id,
+                    locale=locale,
+                )
             users[key] = u
         s.flush()
         for key in ("sales", "sales2"):
@@ -112,9 +163,11 @@ def run(app, locale: str = "zh_Hant", password: str = "demo1234") -> str:
                 s.rollback()
                 lines.append(f"  {name}: demo data FAILED\n{traceback.format_exc(limit=4)}")
 
-    logins = "\n".join(f"  {k + '@example.com':<22} {ROLES[k][0]:<8} {org['people'][k]}"
-                       for k in org["people"])
-    return ("Demo data ready.\n" + ("\n".join(lines) + "\n" if lines else "") +
-            f"Sign in with any of these (password: {password}):\n{logins}")
-
-
+    logins = "\n".join(
+        f"  {k + '@example.com':<22} {ROLES[k][0]:<8} {org['people'][k]}" for k in org["people"]
+    )
+    return (
+        "Demo data ready.\n"
+        + ("\n".join(lines) + "\n" if lines else "")
+        + f"Sign in with any of these (password: {password}):\n{logins}"
+    )

@@ -28,7 +28,9 @@ class LoginForm(FlaskForm):
 
 
 class UserForm(FlaskForm):
-    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=255)])  # format: people.create_user
+    email = EmailField(
+        _l("Email"), validators=[DataRequired(), Length(max=255)]
+    )  # format: people.create_user
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=64)])
     department_id = SelectField(_l("Department"), coerce=int, validators=[Optional()])
@@ -36,7 +38,9 @@ class UserForm(FlaskForm):
     roles = SelectMultipleField(_l("Roles"), validators=[Optional()])
     locale = SelectField(_l("Language"), validators=[Optional()])
     is_active = BooleanField(_l("Active"), default=True)
-    password = PasswordField(_l("Password"), validators=[Optional(), Length(min=MIN_PASSWORD_LENGTH, max=256)])
+    password = PasswordField(
+        _l("Password"), validators=[Optional(), Length(min=MIN_PASSWORD_LENGTH, max=256)]
+    )
     version = HiddenField()
 
 
@@ -73,13 +77,18 @@ class NumberingForm(FlaskForm):
 
 class TokenForm(FlaskForm):
     name = StringField(_l("Token name"), validators=[DataRequired(), Length(max=120)])
-    days = IntegerField(_l("Valid for (days)"), default=90,
-                        validators=[DataRequired(), NumberRange(min=1, max=3650)])
+    days = IntegerField(
+        _l("Valid for (days)"),
+        default=90,
+        validators=[DataRequired(), NumberRange(min=1, max=3650)],
+    )
 
 
 class PasswordForm(FlaskForm):
     current = PasswordField(_l("Current password"), validators=[DataRequired()])
-    new = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=256)])
+    new = PasswordField(
+        _l("New password"), validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=256)]
+    )
 
 
 class ProfileForm(FlaskForm):

@@ -41,12 +41,19 @@ from .schemas import (
 )
 from .security import authenticate, create_token, grants_for, has_permission
 
-auth = Blueprint("auth_api", __name__, url_prefix="/api/v1/auth",
-                 description="Personal API tokens")
-people_api = Blueprint("people_api", __name__, url_prefix="/api/v1",
-                       description="Users, departments, roles and permissions")
-admin_api = Blueprint("admin_api", __name__, url_prefix="/api/v1",
-                      description="Modules, numbering rules, audit trail, deliveries")
+auth = Blueprint("auth_api", __name__, url_prefix="/api/v1/auth", description="Personal API tokens")
+people_api = Blueprint(
+    "people_api",
+    __name__,
+    url_prefix="/api/v1",
+    description="Users, departments, roles and permissions",
+)
+admin_api = Blueprint(
+    "admin_api",
+    __name__,
+    url_prefix="/api/v1",
+    description="Modules, numbering rules, audit trail, deliveries",
+)
 
 
 def blueprints():
@@ -90,8 +97,15 @@ create_api_token._crm_csrf_exempt = True  # password-authenticated, never cookie
 @auth.response(200, TokenSchema(many=True))
 def list_tokens():
     """Your active tokens (secrets are never shown again)."""
-    return db_session().scalars(select(ApiToken).where(
-        ApiToken.user_id == current_user.id, ApiToken.revoked_at.is_(None)).order_by(ApiToken.id)).all()
+    return (
+        db_session()
+        .scalars(
+            select(ApiToken)
+            .where(ApiToken.user_id == current_user.id, ApiToken.revoked_at.is_(None))
+            .order_by(ApiToken.id)
+        )
+        .all()
+    )
 
 
 @auth.route("/tokens/<int:token_id>", methods=["DELETE"])
@@ -118,8 +132,13 @@ def me():
     from types import SimpleNamespace
 
     fields = {k: getattr(current_user, k) for k in UserSchema().fields if k != "roles"}
-    return SimpleNamespace(**fields, roles=current_user.role_names, permissions=perms,
-                           scope=gr.scope, superuser=gr.superuser)
+    return SimpleNamespace(
+        **fields,
+        roles=current_user.role_names,
+        permissions=perms,
+        scope=gr.scope,
+        superuser=gr.superuser,
+    )
 
 
 # --- Users -------------------------------------------------------------------------------
@@ -140,10 +159,19 @@ def list_users(args):
         stmt = stmt.where(User.is_active.is_(args["is_active"]))
     if args.get("role"):
         stmt = stmt.where(User.roles.any(Role.name == args["role"]))
-    return paginate(db_session(), stmt, args,
-                    sortable={"name": User.name, "email": User.email, "id": User.id,
-                              "created_at": User.created_at},
-                    default_sort=[User.name], tiebreak=User.id)
+    return paginate(
+        db_session(),
+        stmt,
+        args,
+        sortable={
+            "name": User.name,
+            "email": User.email,
+            "id": User.id,
+            "created_at": User.created_at,
+        },
+        default_sort=[User.name],
+        tiebreak=User.id,
+    )
 
 
 @people_api.route("/users", methods=["POST"])
@@ -182,7 +210,11 @@ def update_user(args, user_id):
         abort(404, message="No such user.")
     check_version(user, args.pop("version"))
     if user.id == current_user.id and args.get("is_active") is False:
-        abort(422, message="You cannot deactivate yourself.", errors={"is_active": ["You cannot deactivate yourself."]})
+        abort(
+            422,
+            message="You cannot deactivate yourself.",
+            errors={"is_active": ["You cannot deactivate yourself."]},
+        )
     try:
         people.update_user(s, user, **args)
     except people.PeopleError as exc:
@@ -279,11 +311,13 @@ def module_action(args, name, action):
     require("admin.modules")
     try:
         if action == "enable":
-            done = module_ops.enable(current_app, name, with_deps=args["with_deps"],
-                                     actor=current_user.email)
+            done = module_ops.enable(
+                current_app, name, with_deps=args["with_deps"], actor=current_user.email
+            )
         else:
-            done = module_ops.disable(current_app, name, cascade=args["cascade"],
-                                      actor=current_user.email)
+            done = module_ops.disable(
+                current_app, name, cascade=args["cascade"], actor=current_user.email
+            )
     except ModuleError as exc:
         code = 404 if str(exc).startswith("Unknown module") else 409
         abort(code, message=str(exc))
@@ -305,8 +339,10 @@ def list_numbering_rules():
     for kind, rule in numbering.rules(s).items():
         out[kind] = rule.pattern
     today = date.today()
-    return [{"kind": k, "pattern": p, "preview": numbering.render(p, 1, today)}
-            for k, p in sorted(out.items())]
+    return [
+        {"kind": k, "pattern": p, "preview": numbering.render(p, 1, today)}
+        for k, p in sorted(out.items())
+    ]
 
 
 @admin_api.route("/numbering-rules/<kind>", methods=["PUT"])
@@ -327,8 +363,11 @@ def put_numbering_rule(args, kind):
     else:
         rule.pattern = args["pattern"]
     s.commit()
-    return {"kind": kind, "pattern": args["pattern"],
-            "preview": numbering.render(args["pattern"], 1, date.today())}
+    return {
+        "kind": kind,
+        "pattern": args["pattern"],
+        "preview": numbering.render(args["pattern"], 1, date.today()),
+    }
 
 
 # --- Audit and deliveries ----------------------------------------------------------------
@@ -343,8 +382,13 @@ def list_audit(args):
     for key in ("entity", "record_id", "user_id"):
         if key in args:
             stmt = stmt.where(getattr(AuditEntry, key) == args[key])
-    return paginate(db_session(), stmt, args, sortable={"at": AuditEntry.at, "id": AuditEntry.id},
-                    default_sort=[AuditEntry.id.desc()])
+    return paginate(
+        db_session(),
+        stmt,
+        args,
+        sortable={"at": AuditEntry.at, "id": AuditEntry.id},
+        default_sort=[AuditEntry.id.desc()],
+    )
 
 
 @admin_api.route("/notifications/outbox", methods=["GET"])
@@ -356,9 +400,13 @@ def list_outbox(args):
     for key in ("status", "kind"):
         if key in args:
             stmt = stmt.where(getattr(OutboxMessage, key) == args[key])
-    return paginate(db_session(), stmt, args,
-                    sortable={"id": OutboxMessage.id, "created_at": OutboxMessage.created_at},
-                    default_sort=[OutboxMessage.id.desc()])
+    return paginate(
+        db_session(),
+        stmt,
+        args,
+        sortable={"id": OutboxMessage.id, "created_at": OutboxMessage.created_at},
+        default_sort=[OutboxMessage.id.desc()],
+    )
 
 
 # Token creation must be reachable without a session (scripts) — see the gate in app.py.

@@ -14,8 +14,15 @@ LANGUAGES = {
 
 # Browser language tags → our locales (zh-TW / zh-HK write Traditional, zh-CN / zh-SG Simplified)
 _BROWSER = {
-    "en": "en", "zh-tw": "zh_Hant", "zh-hk": "zh_Hant", "zh-mo": "zh_Hant", "zh-hant": "zh_Hant",
-    "zh-cn": "zh_Hans", "zh-sg": "zh_Hans", "zh-hans": "zh_Hans", "zh": "zh_Hans",
+    "en": "en",
+    "zh-tw": "zh_Hant",
+    "zh-hk": "zh_Hant",
+    "zh-mo": "zh_Hant",
+    "zh-hant": "zh_Hant",
+    "zh-cn": "zh_Hans",
+    "zh-sg": "zh_Hans",
+    "zh-hans": "zh_Hans",
+    "zh": "zh_Hans",
 }
 
 

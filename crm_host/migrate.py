@@ -77,11 +77,13 @@ def downgrade(engine, name: str, script_location: Path, prefix: str, revision: s
         command.downgrade(_config(name, script_location, prefix, conn), revision)
 
 
-def revision(engine, name: str, script_location: Path, prefix: str, message: str,
-             autogenerate: bool = True):
+def revision(
+    engine, name: str, script_location: Path, prefix: str, message: str, autogenerate: bool = True
+):
     with engine.begin() as conn:
         return command.revision(
-            _config(name, script_location, prefix, conn), message=message,
+            _config(name, script_location, prefix, conn),
+            message=message,
             autogenerate=autogenerate,
         )
 

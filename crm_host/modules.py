@@ -46,7 +46,11 @@ def describe(app) -> list[ModuleInfo]:
         lp = host.plugins.get(name)
         row = rows.get(name)
         stored = row.state if row else "available"
-        error = (lp.error if lp else None) or (row.error if row else None) or host.runtime_errors.get(name)
+        error = (
+            (lp.error if lp else None)
+            or (row.error if row else None)
+            or host.runtime_errors.get(name)
+        )
         if lp is None:
             state = "not installed"
         elif error:
@@ -54,17 +58,19 @@ def describe(app) -> list[ModuleInfo]:
         else:
             state = stored
         dependents = tuple(n for n in host.order if name in host.plugins[n].depends)
-        out.append(ModuleInfo(
-            name=name,
-            version=lp.version if lp else (row.version or "?"),
-            state=state,
-            stored_state=stored,
-            description=lp.description if lp else "",
-            depends=lp.depends if lp else (),
-            dependents=dependents,
-            error=error,
-            distribution=lp.distribution if lp else None,
-        ))
+        out.append(
+            ModuleInfo(
+                name=name,
+                version=lp.version if lp else (row.version or "?"),
+                state=state,
+                stored_state=stored,
+                description=lp.description if lp else "",
+                depends=lp.depends if lp else (),
+                dependents=dependents,
+                error=error,
+                distribution=lp.distribution if lp else None,
+            )
+        )
     return out
 
 
@@ -94,8 +100,9 @@ def enable(app, name: str, with_deps: bool = False, actor: str = "cli") -> list[
     if lp is None:
         raise ModuleError(_unknown(app, name))
     if lp.error:
-        raise ModuleError(f"Module '{name}' is broken and cannot be enabled: "
-                          f"{lp.error.strip().splitlines()[0]}")
+        raise ModuleError(
+            f"Module '{name}' is broken and cannot be enabled: {lp.error.strip().splitlines()[0]}"
+        )
     states = _states(crm)
 
     plan: list[str] = []
@@ -131,8 +138,15 @@ def enable(app, name: str, with_deps: bool = False, actor: str = "cli") -> list[
             row.changed_at = utcnow()
             row.changed_by = actor
             host.runtime_errors.pop(n, None)
-            audit.record(s, "host.module", row, "enable", before={"state": before},
-                         after={"state": "enabled"}, actor=actor)
+            audit.record(
+                s,
+                "host.module",
+                row,
+                "enable",
+                before={"state": before},
+                after={"state": "enabled"},
+                actor=actor,
+            )
         bump_generation(s)
     host.current(force=True)
     return plan
@@ -176,8 +190,15 @@ def disable(app, name: str, cascade: bool = False, actor: str = "cli") -> list[s
             r.state = "disabled"
             r.changed_at = utcnow()
             r.changed_by = actor
-            audit.record(s, "host.module", r, "disable", before={"state": "enabled"},
-                         after={"state": "disabled"}, actor=actor)
+            audit.record(
+                s,
+                "host.module",
+                r,
+                "disable",
+                before={"state": "enabled"},
+                after={"state": "disabled"},
+                actor=actor,
+            )
         bump_generation(s)
     host.current(force=True)
     return plan
@@ -195,16 +216,23 @@ def purge(app, name: str, actor: str = "cli") -> list[str]:
     row = states.get(name)
     if row is not None and row.state == "enabled":
         raise ModuleError(f"Module '{name}' is enabled; disable it before purging its data.")
-    dependents = [n for n in host.order if name in host.plugins[n].depends
-                  and states.get(n) is not None and states[n].state != "available"]
+    dependents = [
+        n
+        for n in host.order
+        if name in host.plugins[n].depends
+        and states.get(n) is not None
+        and states[n].state != "available"
+    ]
     if dependents:
         raise ModuleError(
             f"Cannot purge '{name}': {', '.join(repr(d) for d in dependents)} still keep data "
-            "that points at it. Purge them first.")
+            "that points at it. Purge them first."
+        )
     dropped = migrate.drop_plugin_tables(crm.db.engine, lp)
     with crm.db.session_scope() as s:
-        perms = [p for p in s.scalars(select(KnownPermission.name).where(
-            KnownPermission.module == name))]
+        perms = [
+            p for p in s.scalars(select(KnownPermission.name).where(KnownPermission.module == name))
+        ]
         if perms:
             s.execute(delete(RolePermission).where(RolePermission.permission.in_(perms)))
             s.execute(delete(KnownPermission).where(KnownPermission.name.in_(perms)))
@@ -213,8 +241,15 @@ def purge(app, name: str, actor: str = "cli") -> list[str]:
             r.state = "available"
             r.changed_at = utcnow()
             r.changed_by = actor
-            audit.record(s, "host.module", r, "purge", before={"state": "disabled"},
-                         after={"state": "available", "dropped_tables": dropped}, actor=actor)
+            audit.record(
+                s,
+                "host.module",
+                r,
+                "purge",
+                before={"state": "disabled"},
+                after={"state": "available", "dropped_tables": dropped},
+                actor=actor,
+            )
         bump_generation(s)
     host.current(force=True)
     return dropped

@@ -68,10 +68,19 @@ def channels_for(session, runtime, user: User, kind: str) -> list[str]:
     return names
 
 
-def notify(session, kind: str, subject: str, body: str = "", *, users: Iterable[User] = (),
-           addresses: Iterable[tuple[str, str]] = (), data: dict | None = None,
-           html: str | None = None, channels: Iterable[str] | None = None,
-           runtime=None) -> list[OutboxMessage]:
+def notify(
+    session,
+    kind: str,
+    subject: str,
+    body: str = "",
+    *,
+    users: Iterable[User] = (),
+    addresses: Iterable[tuple[str, str]] = (),
+    data: dict | None = None,
+    html: str | None = None,
+    channels: Iterable[str] | None = None,
+    runtime=None,
+) -> list[OutboxMessage]:
     """Queue a notification in the caller's transaction.
 
     :param users: users to notify on the channels they chose for ``kind``
@@ -88,19 +97,39 @@ def notify(session, kind: str, subject: str, body: str = "", *, users: Iterable[
     for user in users:
         if user is None or not user.is_active:
             continue
-        names = list(channels) if channels is not None else channels_for(session, runtime, user, kind)
+        names = (
+            list(channels) if channels is not None else channels_for(session, runtime, user, kind)
+        )
         for ch in names:
             if (user.id, ch) in seen:
                 continue
             seen.add((user.id, ch))
-            rows.append(OutboxMessage(kind=kind, channel=ch, recipient_id=user.id,
-                                      subject=subject, body=body, html=html, data=data))
+            rows.append(
+                OutboxMessage(
+                    kind=kind,
+                    channel=ch,
+                    recipient_id=user.id,
+                    subject=subject,
+                    body=body,
+                    html=html,
+                    data=data,
+                )
+            )
     for ch, address in addresses:
         if (ch, address) in seen:
             continue
         seen.add((ch, address))
-        rows.append(OutboxMessage(kind=kind, channel=ch, address=address, subject=subject,
-                                  body=body, html=html, data=data))
+        rows.append(
+            OutboxMessage(
+                kind=kind,
+                channel=ch,
+                address=address,
+                subject=subject,
+                body=body,
+                html=html,
+                data=data,
+            )
+        )
     session.add_all(rows)
     return rows
 
@@ -140,8 +169,13 @@ def claim(db, worker: str, batch: int = 50) -> list[int]:
             .execution_options(synchronize_session=False)
         )
     with db.Session() as s:
-        return list(s.scalars(select(OutboxMessage.id).where(
-            OutboxMessage.id.in_(ids), OutboxMessage.claimed_by == token).order_by(OutboxMessage.id)))
+        return list(
+            s.scalars(
+                select(OutboxMessage.id)
+                .where(OutboxMessage.id.in_(ids), OutboxMessage.claimed_by == token)
+                .order_by(OutboxMessage.id)
+            )
+        )
 
 
 def deliver(db, runtime, msg_id: int, worker: str) -> bool:
@@ -150,9 +184,16 @@ def deliver(db, runtime, msg_id: int, worker: str) -> bool:
         if row is None or row.status != "pending":
             return False
         recipient = s.get(User, row.recipient_id) if row.recipient_id else None
-        message = Message(id=row.id, kind=row.kind, subject=row.subject, body=row.body,
-                          data=dict(row.data or {}), recipient=recipient, address=row.address,
-                          html=row.html)
+        message = Message(
+            id=row.id,
+            kind=row.kind,
+            subject=row.subject,
+            body=row.body,
+            data=dict(row.data or {}),
+            recipient=recipient,
+            address=row.address,
+            html=row.html,
+        )
         channel_name = row.channel
     channel = runtime.channels.get(channel_name)
     started = time.monotonic()
@@ -171,8 +212,11 @@ def deliver(db, runtime, msg_id: int, worker: str) -> bool:
         row = s.get(OutboxMessage, msg_id)
         row.attempts += 1
         row.lease_until = None
-        s.add(DeliveryAttempt(outbox_id=row.id, worker=worker, ok=error is None, error=error,
-                              duration_ms=ms))
+        s.add(
+            DeliveryAttempt(
+                outbox_id=row.id, worker=worker, ok=error is None, error=error, duration_ms=ms
+            )
+        )
         if error is None:
             row.status = "sent"
             row.sent_at = utcnow()
@@ -278,7 +322,8 @@ def run_forever(app, interval: float = 2.0, stop: threading.Event | None = None)
 def start_background_worker(app, interval: float = 2.0) -> threading.Event:
     """Run the loop in a daemon thread (``crm serve`` on a laptop: one command, no services)."""
     stop = threading.Event()
-    t = threading.Thread(target=run_forever, args=(app, interval, stop), daemon=True,
-                         name="crm-worker")
+    t = threading.Thread(
+        target=run_forever, args=(app, interval, stop), daemon=True, name="crm-worker"
+    )
     t.start()
     return stop

@@ -37,7 +37,7 @@ def validate_pattern(pattern: str) -> None:
         raise PatternError("Unknown token; use {yyyy} {yy} {mm} {dd} {seq:N}.")
     if not re.fullmatch(r"[A-Za-z0-9_\-/.#]*", rest):
         raise PatternError("Only letters, digits and - _ / . # may surround the tokens.")
-    for t, width in tokens:
+    for _tok, width in tokens:
         if width and not 1 <= int(width) <= 12:
             raise PatternError("The {seq:N} width is 1 to 12.")
 
@@ -76,8 +76,9 @@ def pattern_for(session, kind: str, default: str | None = None) -> str:
     return default or DEFAULT_PATTERN
 
 
-def next_code(session, kind: str, default_pattern: str | None = None,
-              today: date | None = None) -> str:
+def next_code(
+    session, kind: str, default_pattern: str | None = None, today: date | None = None
+) -> str:
     """Allocate the next code of ``kind`` inside the caller's transaction."""
     today = today or date.today()
     pattern = pattern_for(session, kind, default_pattern)

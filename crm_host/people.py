@@ -24,7 +24,9 @@ class PeopleError(ValueError):
 
 
 def find_user(session, email: str) -> User | None:
-    return session.scalar(select(User).where(func.lower(User.email) == (email or "").strip().lower()))
+    return session.scalar(
+        select(User).where(func.lower(User.email) == (email or "").strip().lower())
+    )
 
 
 def roles_by_name(session, names) -> list[Role]:
@@ -49,14 +51,24 @@ def _check_tree(session, user: User | None, department_id, supervisor_id):
             seen, cur = set(), sup
             while cur is not None and cur.id not in seen:
                 if cur.id == user.id:
-                    raise PeopleError("A user cannot report to themselves or their own reports.",
-                                      "supervisor_id")
+                    raise PeopleError(
+                        "A user cannot report to themselves or their own reports.", "supervisor_id"
+                    )
                 seen.add(cur.id)
                 cur = cur.supervisor
 
 
-def create_user(session, email: str, name: str, password: str | None, roles=("staff",),
-                department_id=None, supervisor_id=None, locale=None, phone=None) -> User:
+def create_user(
+    session,
+    email: str,
+    name: str,
+    password: str | None,
+    roles=("staff",),
+    department_id=None,
+    supervisor_id=None,
+    locale=None,
+    phone=None,
+) -> User:
     email = (email or "").strip().lower()
     if not EMAIL.match(email) or len(email) > 255:
         raise PeopleError("Enter a valid email address.", "email")
@@ -70,9 +82,16 @@ def create_user(session, email: str, name: str, password: str | None, roles=("st
         if err:
             raise PeopleError(err, "password")
     _check_tree(session, None, department_id, supervisor_id)
-    user = User(email=email, name=name, password_hash=hash_password(password) if password else None,
-                department_id=department_id, supervisor_id=supervisor_id, locale=locale,
-                phone=phone, roles=roles_by_name(session, roles))
+    user = User(
+        email=email,
+        name=name,
+        password_hash=hash_password(password) if password else None,
+        department_id=department_id,
+        supervisor_id=supervisor_id,
+        locale=locale,
+        phone=phone,
+        roles=roles_by_name(session, roles),
+    )
     session.add(user)
     session.flush()
     audit.record(session, "host.user", user, "create")
@@ -96,8 +115,12 @@ def update_user(session, user: User, **changes) -> User:
             raise PeopleError("A name of 1 to 120 characters is required.", "name")
         user.name = name
     if "department_id" in changes or "supervisor_id" in changes:
-        _check_tree(session, user, changes.get("department_id", user.department_id),
-                    changes.get("supervisor_id", user.supervisor_id))
+        _check_tree(
+            session,
+            user,
+            changes.get("department_id", user.department_id),
+            changes.get("supervisor_id", user.supervisor_id),
+        )
         user.department_id = changes.get("department_id", user.department_id)
         user.supervisor_id = changes.get("supervisor_id", user.supervisor_id)
     for key in ("locale", "phone"):
@@ -127,7 +150,9 @@ def set_password(session, user: User, password: str, audit_it: bool = True) -> N
     user.password_hash = hash_password(password)
     user.session_epoch += 1
     if audit_it:
-        audit.record(session, "host.user", user, "password", before={}, after={"password": "changed"})
+        audit.record(
+            session, "host.user", user, "password", before={}, after={"password": "changed"}
+        )
 
 
 def create_department(session, name: str, parent_id=None, leader_id=None) -> Department:
@@ -138,10 +163,14 @@ def create_department(session, name: str, parent_id=None, leader_id=None) -> Dep
         raise PeopleError("No such parent department.", "parent_id")
     if leader_id is not None and session.get(User, leader_id) is None:
         raise PeopleError("No such user.", "leader_id")
-    clash = session.scalar(select(Department).where(Department.name == name,
-                                                    Department.parent_id.is_(parent_id)
-                                                    if parent_id is None else
-                                                    Department.parent_id == parent_id))
+    clash = session.scalar(
+        select(Department).where(
+            Department.name == name,
+            Department.parent_id.is_(parent_id)
+            if parent_id is None
+            else Department.parent_id == parent_id,
+        )
+    )
     if clash is not None:
         raise PeopleError("A department with this name already exists here.", "name")
     d = Department(name=name, parent_id=parent_id, leader_id=leader_id)
@@ -202,5 +231,11 @@ def set_grant(session, role: Role, permission: str, effect: str | None, known: s
         session.add(RolePermission(role_id=role.id, permission=permission, effect=effect))
     else:
         row.effect = effect
-    audit.record(session, "host.role", role, "grant", before=before,
-                 after={"permission": permission, "effect": effect})
+    audit.record(
+        session,
+        "host.role",
+        role,
+        "grant",
+        before=before,
+        after={"permission": permission, "effect": effect},
+    )

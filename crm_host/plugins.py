@@ -157,8 +157,7 @@ def resolve(plugins: dict[str, LoadedPlugin]) -> list[str]:
         try:
             if host_version not in SpecifierSet(lp.requires_host):
                 lp.error = (
-                    f"needs host contract {lp.requires_host}, this host provides "
-                    f"{HOOK_API_VERSION}"
+                    f"needs host contract {lp.requires_host}, this host provides {HOOK_API_VERSION}"
                 )
         except InvalidSpecifier:
             lp.error = f"invalid requires_host specifier {lp.requires_host!r}"
@@ -278,7 +277,9 @@ class Runtime:
             except Exception:
                 if name == HOST:
                     raise
-                self.host.mark_broken(name, f"hook {hook_name} raised:\n{traceback.format_exc(limit=8)}")
+                self.host.mark_broken(
+                    name, f"hook {hook_name} raised:\n{traceback.format_exc(limit=8)}"
+                )
                 continue
             if res is None:
                 continue
@@ -299,8 +300,15 @@ class Runtime:
 class PluginHost:
     """Owns the installed plugins of one process and the current :class:`Runtime`."""
 
-    def __init__(self, db, *, discover_installed=True, extra=None, poll_seconds=2.0,
-                 host_hooks: Iterable[ModuleType] = ()):
+    def __init__(
+        self,
+        db,
+        *,
+        discover_installed=True,
+        extra=None,
+        poll_seconds=2.0,
+        host_hooks: Iterable[ModuleType] = (),
+    ):
         self.db = db
         self.poll_seconds = poll_seconds
         self.host_hooks = list(host_hooks)
@@ -381,7 +389,11 @@ class PluginHost:
             return rt
         with self._lock:
             rt = self._runtime
-            if rt is not None and not force and time.monotonic() - self._checked_at < self.poll_seconds:
+            if (
+                rt is not None
+                and not force
+                and time.monotonic() - self._checked_at < self.poll_seconds
+            ):
                 return rt
             gen = self.current_generation()
             self._checked_at = time.monotonic()
@@ -415,8 +427,11 @@ class PluginHost:
                 break
             for name, err in refused.items():
                 self.mark_broken(name, err)
-            wanted = [n for n in wanted if n not in refused and not any(
-                d in refused for d in self.plugins[n].depends)]
+            wanted = [
+                n
+                for n in wanted
+                if n not in refused and not any(d in refused for d in self.plugins[n].depends)
+            ]
 
         host_names = [HOST] + [f"{HOST}.{m.__name__}" for m in self.host_hooks[1:]]
         rt = Runtime(generation=generation, pm=pm, active=tuple(host_names + wanted), host=self)
@@ -480,7 +495,9 @@ class PluginHost:
         for owner, p in rt.collect_with_owner("crm_permissions"):
             rt.permissions[p.name] = p
             rt.permission_owner[p.name] = owner
-        rt.menu_items = sorted(rt.collect("crm_menu_items"), key=lambda m: (m.section, m.order, m.id))
+        rt.menu_items = sorted(
+            rt.collect("crm_menu_items"), key=lambda m: (m.section, m.order, m.id)
+        )
         for c in rt.collect("crm_notification_channels"):
             rt.channels[c.name] = c
         for k in rt.collect("crm_notification_kinds"):
@@ -536,7 +553,8 @@ def bump_generation(session) -> None:
 
     from .models import HostState
 
-    res = session.execute(update(HostState).where(HostState.id == 1).values(
-        generation=HostState.generation + 1))
+    res = session.execute(
+        update(HostState).where(HostState.id == 1).values(generation=HostState.generation + 1)
+    )
     if res.rowcount == 0:
         session.add(HostState(id=1, generation=1))

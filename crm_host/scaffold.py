@@ -24,7 +24,8 @@ def create(name: str, directory: str | Path = "plugins") -> Path:
     if not NAME.match(name) or keyword.iskeyword(name) or name in RESERVED:
         raise ScaffoldError(
             f"'{name}' is not a usable plugin name: use 2-31 lower-case letters, digits or "
-            f"underscores, starting with a letter (and not one of {', '.join(sorted(RESERVED))}).")
+            f"underscores, starting with a letter (and not one of {', '.join(sorted(RESERVED))})."
+        )
     target = Path(directory) / name
     if target.exists():
         raise ScaffoldError(f"{target} already exists; choose another name or folder.")

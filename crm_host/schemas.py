@@ -17,13 +17,17 @@ class Strict(ma.Schema):
 
 class TokenRequest(Strict):
     email = fields.Email(required=True, validate=validate.Length(max=255))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=256))
+    password = fields.String(
+        required=True, load_only=True, validate=validate.Length(min=1, max=256)
+    )
     name = fields.String(load_default="API token", validate=validate.Length(min=1, max=120))
     days = fields.Integer(load_default=None, validate=validate.Range(min=1, max=3650))
 
 
 class TokenCreated(ma.Schema):
-    token = fields.String(metadata={"description": "Shown once; send as 'Authorization: Bearer <token>'"})
+    token = fields.String(
+        metadata={"description": "Shown once; send as 'Authorization: Bearer <token>'"}
+    )
     id = fields.Integer()
     name = fields.String()
     expires_at = fields.DateTime(allow_none=True)
@@ -66,27 +70,36 @@ class MeSchema(UserSchema):
 class UserCreate(Strict):
     email = fields.Email(required=True, validate=validate.Length(max=255))
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
-    password = fields.String(required=True, load_only=True,
-                             validate=validate.Length(min=MIN_PASSWORD_LENGTH, max=256))
+    password = fields.String(
+        required=True, load_only=True, validate=validate.Length(min=MIN_PASSWORD_LENGTH, max=256)
+    )
     phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
-    locale = fields.String(load_default=None, allow_none=True,
-                           validate=validate.OneOf(["en", "zh_Hant", "zh_Hans"]))
+    locale = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(["en", "zh_Hant", "zh_Hans"])
+    )
     department_id = fields.Integer(load_default=None, allow_none=True)
     supervisor_id = fields.Integer(load_default=None, allow_none=True)
-    roles = fields.List(fields.String(validate=validate.Length(max=64)), load_default=["staff"],
-                        validate=validate.Length(max=20))
+    roles = fields.List(
+        fields.String(validate=validate.Length(max=64)),
+        load_default=["staff"],
+        validate=validate.Length(max=20),
+    )
 
 
 class UserUpdate(Strict):
     version = fields.Integer(required=True)
     email = fields.Email(validate=validate.Length(max=255))
     name = fields.String(validate=validate.Length(min=1, max=120))
-    password = fields.String(load_only=True, validate=validate.Length(min=MIN_PASSWORD_LENGTH, max=256))
+    password = fields.String(
+        load_only=True, validate=validate.Length(min=MIN_PASSWORD_LENGTH, max=256)
+    )
     phone = fields.String(allow_none=True, validate=validate.Length(max=64))
     locale = fields.String(allow_none=True, validate=validate.OneOf(["en", "zh_Hant", "zh_Hans"]))
     department_id = fields.Integer(allow_none=True)
     supervisor_id = fields.Integer(allow_none=True)
-    roles = fields.List(fields.String(validate=validate.Length(max=64)), validate=validate.Length(max=20))
+    roles = fields.List(
+        fields.String(validate=validate.Length(max=64)), validate=validate.Length(max=20)
+    )
     is_active = fields.Boolean()
 
 
@@ -121,8 +134,9 @@ class RoleSchema(ma.Schema):
 
 class GrantRequest(Strict):
     permission = fields.String(required=True, validate=validate.Length(max=128))
-    effect = fields.String(required=True, allow_none=True,
-                           validate=validate.OneOf(["allow", "deny", "none"]))
+    effect = fields.String(
+        required=True, allow_none=True, validate=validate.OneOf(["allow", "deny", "none"])
+    )
 
 
 class PermissionSchema(ma.Schema):

@@ -81,8 +81,9 @@ def ensure_default_roles(session) -> None:
     existing = {r.name for r in session.scalars(select(Role))}
     for name, label, scope, superuser in DEFAULT_ROLES:
         if name not in existing:
-            session.add(Role(name=name, label=label, scope=scope, is_superuser=superuser,
-                             builtin=True))
+            session.add(
+                Role(name=name, label=label, scope=scope, is_superuser=superuser, builtin=True)
+            )
     session.flush()
 
 
@@ -252,9 +253,12 @@ def in_scope(user: User, record, owner_attr="owner_id", department_attr=None) ->
     from .db import session as current_session
 
     pk = model.__mapper__.primary_key[0]
-    return current_session().scalar(
-        select(func.count()).select_from(model).where(pk == getattr(record, pk.key), cond)
-    ) == 1
+    return (
+        current_session().scalar(
+            select(func.count()).select_from(model).where(pk == getattr(record, pk.key), cond)
+        )
+        == 1
+    )
 
 
 def get_scoped_or_404(model, ident, user, owner_attr="owner_id", department_attr=None):
@@ -322,16 +326,21 @@ def login_throttled(session, email: str, ip: str | None) -> bool:
     cfg = current_app.config
     window = utcnow() - timedelta(seconds=cfg["CRM_LOGIN_WINDOW_SECONDS"])
     by_email = session.scalar(
-        select(func.count()).select_from(LoginAttempt).where(
-            LoginAttempt.email == email.lower(), LoginAttempt.ok.is_(False),
-            LoginAttempt.at >= window)
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(
+            LoginAttempt.email == email.lower(),
+            LoginAttempt.ok.is_(False),
+            LoginAttempt.at >= window,
+        )
     )
     if by_email >= cfg["CRM_LOGIN_MAX_FAILURES"]:
         return True
     if ip:
         by_ip = session.scalar(
-            select(func.count()).select_from(LoginAttempt).where(
-                LoginAttempt.ip == ip, LoginAttempt.ok.is_(False), LoginAttempt.at >= window)
+            select(func.count())
+            .select_from(LoginAttempt)
+            .where(LoginAttempt.ip == ip, LoginAttempt.ok.is_(False), LoginAttempt.at >= window)
         )
         if by_ip >= cfg["CRM_LOGIN_MAX_FAILURES_PER_IP"]:
             return True
@@ -342,7 +351,9 @@ def record_login(session, email: str, ip: str | None, ok: bool) -> None:
     session.add(LoginAttempt(email=email.lower()[:255], ip=ip, ok=ok))
 
 
-def authenticate(session, email: str, password: str, ip: str | None) -> tuple[User | None, str | None]:
+def authenticate(
+    session, email: str, password: str, ip: str | None
+) -> tuple[User | None, str | None]:
     """Check credentials with throttling. Returns (user, None) or (None, reason)."""
     email = (email or "").strip().lower()
     if login_throttled(session, email, ip):

@@ -176,8 +176,14 @@ def make_user(crm_app):
         roles = roles or ("staff",)
         n = next(_seq)
         with crm_app.extensions["crm"].db.session_scope() as s:
-            u = people.create_user(s, email or f"{roles[0]}{n}@example.test",
-                                   name or f"{roles[0].title()} {n}", password, roles=roles, **kw)
+            u = people.create_user(
+                s,
+                email or f"{roles[0]}{n}@example.test",
+                name or f"{roles[0].title()} {n}",
+                password,
+                roles=roles,
+                **kw,
+            )
         return u
 
     return make
@@ -191,8 +197,9 @@ def login(crm_app, make_user):
         user = make_user(who) if isinstance(who, str) else who
         client = crm_app.test_client()
         token = client.csrf_token()
-        resp = client.post("/login", data={"email": user.email, "password": password,
-                                           "csrf_token": token})
+        resp = client.post(
+            "/login", data={"email": user.email, "password": password, "csrf_token": token}
+        )
         assert resp.status_code == 302, f"login failed for {user.email}: {resp.status_code}"
         client.crm_user = user
         return client
@@ -239,7 +246,6 @@ def crm_cli(crm_app, monkeypatch):
     runner = CliRunner()
 
     def run(*args, input=None):
-        return runner.invoke(cli.main, [str(a) for a in args], input=input,
-                             catch_exceptions=False)
+        return runner.invoke(cli.main, [str(a) for a in args], input=input, catch_exceptions=False)
 
     return run

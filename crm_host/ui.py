@@ -12,16 +12,20 @@ def chart(option: dict, height: int = 260, label: str = "") -> Markup:
     """An ECharts chart. ``option`` is a plain ECharts option dict (JSON-serialisable);
     ``crm.js`` initialises every ``[data-chart]`` element on the page."""
     data = escape(json.dumps(option, ensure_ascii=False, default=str))
-    return Markup(f'<div class="crm-chart" role="img" aria-label="{escape(label)}" '
-                  f'style="height:{int(height)}px" data-chart="{data}"></div>')
+    return Markup(
+        f'<div class="crm-chart" role="img" aria-label="{escape(label)}" '
+        f'style="height:{int(height)}px" data-chart="{data}"></div>'
+    )
 
 
 def record_panels(entity: str, record, user) -> list:
     """Panels other plugins contribute to a record's detail page, sorted, each rendered.
     Returns ``[(panel, html_or_None)]``; a panel whose render fails shows as unavailable."""
     rt = g.crm_runtime
-    panels = sorted(rt.collect("crm_record_panels", entity=entity, record=record, user=user),
-                    key=lambda p: (p.order, p.id))
+    panels = sorted(
+        rt.collect("crm_record_panels", entity=entity, record=record, user=user),
+        key=lambda p: (p.order, p.id),
+    )
     out = []
     for p in panels:
         try:

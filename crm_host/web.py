@@ -73,8 +73,9 @@ def login():
         form.next.data = request.args.get("next", "")
     status = 200
     if form.validate_on_submit():
-        user, reason = authenticate(db_session(), form.email.data, form.password.data,
-                                    request.remote_addr)
+        user, reason = authenticate(
+            db_session(), form.email.data, form.password.data, request.remote_addr
+        )
         if user is not None:
             session.clear()
             login_user(user)
@@ -117,8 +118,11 @@ def set_language(code):
 @bp.get("/")
 def dashboard():
     rt = runtime()
-    widgets = [w for w in rt.collect("crm_dashboard_widgets", user=current_user)
-               if not w.permission or has_permission(current_user, w.permission)]
+    widgets = [
+        w
+        for w in rt.collect("crm_dashboard_widgets", user=current_user)
+        if not w.permission or has_permission(current_user, w.permission)
+    ]
     widgets.sort(key=lambda w: (w.order, w.id))
     rendered = []
     for w in widgets:
@@ -135,8 +139,7 @@ def search():
     q = (request.args.get("q") or "").strip()[:200]
     groups: dict[str, list] = {}
     if q:
-        for owner, r in runtime().collect_with_owner("crm_search", query=q, user=current_user,
-                                                      limit=10):
+        for r in runtime().collect("crm_search", query=q, user=current_user, limit=10):
             groups.setdefault(str(r.kind), []).append(r)
     return render_template("crm/search.html", q=q, groups=groups)
 
@@ -170,8 +173,9 @@ def profile():
                 flash(_("Password changed. Other sessions were signed out."), "success")
                 return redirect(url_for("web.profile"))
         if action == "token" and token_form.validate():
-            tok, new_token = create_token(s, current_user, token_form.name.data.strip(),
-                                          token_form.days.data)
+            tok, new_token = create_token(
+                s, current_user, token_form.name.data.strip(), token_form.days.data
+            )
             s.commit()
             flash(_("Token created. Copy it now: it will not be shown again."), "success")
         if action == "revoke":
@@ -182,13 +186,21 @@ def profile():
             s.commit()
             flash(_("Token revoked."), "success")
             return redirect(url_for("web.profile"))
-    tokens = s.scalars(select(ApiToken).where(ApiToken.user_id == current_user.id,
-                                              ApiToken.revoked_at.is_(None))
-                       .order_by(ApiToken.created_at.desc())).all()
+    tokens = s.scalars(
+        select(ApiToken)
+        .where(ApiToken.user_id == current_user.id, ApiToken.revoked_at.is_(None))
+        .order_by(ApiToken.created_at.desc())
+    ).all()
     status = 400 if request.method == "POST" and not new_token else 200
-    return render_template("crm/profile.html", form=form, pw_form=pw_form,
-                           token_form=token_form, tokens=tokens, new_token=new_token,
-                           now=utcnow()), status
+    return render_template(
+        "crm/profile.html",
+        form=form,
+        pw_form=pw_form,
+        token_form=token_form,
+        tokens=tokens,
+        new_token=new_token,
+        now=utcnow(),
+    ), status
 
 
 @bp.route("/profile/notifications", methods=["GET", "POST"])
@@ -197,16 +209,23 @@ def notification_settings():
     rt = runtime()
     kinds = sorted(rt.notification_kinds.values(), key=lambda k: k.name)
     channels = sorted(rt.channels.values(), key=lambda c: c.name)
-    prefs = {(p.kind, p.channel): p.enabled for p in s.scalars(
-        select(NotificationPreference).where(NotificationPreference.user_id == current_user.id))}
+    prefs = {
+        (p.kind, p.channel): p.enabled
+        for p in s.scalars(
+            select(NotificationPreference).where(NotificationPreference.user_id == current_user.id)
+        )
+    }
     if request.method == "POST":
         for k in kinds:
             for c in channels:
                 on = request.form.get(f"{k.name}|{c.name}") == "on"
                 row = s.get(NotificationPreference, (current_user.id, k.name, c.name))
                 if row is None:
-                    s.add(NotificationPreference(user_id=current_user.id, kind=k.name,
-                                                 channel=c.name, enabled=on))
+                    s.add(
+                        NotificationPreference(
+                            user_id=current_user.id, kind=k.name, channel=c.name, enabled=on
+                        )
+                    )
                 else:
                     row.enabled = on
         s.commit()
@@ -219,8 +238,9 @@ def notification_settings():
             return prefs.get((kind.name, channel.name), False)
         return channel.name in kind.default_channels
 
-    return render_template("crm/notification_settings.html", kinds=kinds, channels=channels,
-                           checked=checked)
+    return render_template(
+        "crm/notification_settings.html", kinds=kinds, channels=channels, checked=checked
+    )
 
 
 # --- Shared helpers ----------------------------------------------------------------------
@@ -248,14 +268,19 @@ def render_error_page(error: HTTPException):
 def visible_menu(section: str):
     if not current_user.is_authenticated:
         return []
-    items = [m for m in runtime().menu_items if m.section == section
-             and (not m.permission or has_permission(current_user, m.permission))]
+    items = [
+        m
+        for m in runtime().menu_items
+        if m.section == section and (not m.permission or has_permission(current_user, m.permission))
+    ]
     out = []
     for m in items:
         try:
             href = url_for(m.endpoint)
         except Exception:  # a plugin's menu pointing nowhere must not break every page
-            current_app.logger.warning("menu item %s points to unknown endpoint %s", m.id, m.endpoint)
+            current_app.logger.warning(
+                "menu item %s points to unknown endpoint %s", m.id, m.endpoint
+            )
             continue
         badge = None
         if m.badge is not None:

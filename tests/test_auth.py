@@ -13,8 +13,15 @@ def test_login_logout_and_redirect(crm_app, make_user):
     user = make_user("sales")
     c = crm_app.test_client()
     assert c.get("/").status_code == 302
-    r = c.post("/login", data={"email": user.email, "password": PASSWORD,
-                               "csrf_token": c.csrf_token(), "next": "/admin/users"})
+    r = c.post(
+        "/login",
+        data={
+            "email": user.email,
+            "password": PASSWORD,
+            "csrf_token": c.csrf_token(),
+            "next": "/admin/users",
+        },
+    )
     assert r.status_code == 302 and r.headers["Location"].endswith("/admin/users")
     assert c.get("/").status_code == 200
     cookie = c.get_cookie("crm_session")
@@ -26,19 +33,29 @@ def test_login_logout_and_redirect(crm_app, make_user):
 def test_open_redirect_is_refused(crm_app, make_user):
     user = make_user("sales")
     c = crm_app.test_client()
-    r = c.post("/login", data={"email": user.email, "password": PASSWORD,
-                               "csrf_token": c.csrf_token(), "next": "//evil.example/x"})
+    r = c.post(
+        "/login",
+        data={
+            "email": user.email,
+            "password": PASSWORD,
+            "csrf_token": c.csrf_token(),
+            "next": "//evil.example/x",
+        },
+    )
     assert r.headers["Location"] == "/"
 
 
 def test_wrong_password_and_unknown_email(crm_app, make_user):
     user = make_user("sales")
     c = crm_app.test_client()
-    r = c.post("/login", data={"email": user.email, "password": "nope-nope",
-                               "csrf_token": c.csrf_token()})
+    r = c.post(
+        "/login", data={"email": user.email, "password": "nope-nope", "csrf_token": c.csrf_token()}
+    )
     assert r.status_code == 401 and "Wrong email or password" in r.get_data(as_text=True)
-    r = c.post("/login", data={"email": "ghost@example.com", "password": "whatever1",
-                               "csrf_token": c.csrf_token()})
+    r = c.post(
+        "/login",
+        data={"email": "ghost@example.com", "password": "whatever1", "csrf_token": c.csrf_token()},
+    )
     assert r.status_code == 401
     assert c.get("/").status_code == 302
 
@@ -55,10 +72,13 @@ def test_throttling_after_repeated_failures(crm_app, make_user, crm_db):
     user = make_user("sales")
     c = crm_app.test_client()
     for _ in range(5):
-        c.post("/login", data={"email": user.email, "password": "bad-password",
-                               "csrf_token": c.csrf_token()})
-    r = c.post("/login", data={"email": user.email, "password": PASSWORD,
-                               "csrf_token": c.csrf_token()})
+        c.post(
+            "/login",
+            data={"email": user.email, "password": "bad-password", "csrf_token": c.csrf_token()},
+        )
+    r = c.post(
+        "/login", data={"email": user.email, "password": PASSWORD, "csrf_token": c.csrf_token()}
+    )
     assert r.status_code == 429 and "Too many failed sign-ins" in r.get_data(as_text=True)
     # The API honours the same counter (it lives in the database, shared by all workers).
     r = c.post("/api/v1/auth/tokens", json={"email": user.email, "password": PASSWORD})
@@ -66,15 +86,18 @@ def test_throttling_after_repeated_failures(crm_app, make_user, crm_db):
     # After the window passes, the right password works again.
     crm_db.execute(update(LoginAttempt).values(at=utcnow() - timedelta(hours=1)))
     crm_db.commit()
-    r = c.post("/login", data={"email": user.email, "password": PASSWORD,
-                               "csrf_token": c.csrf_token()})
+    r = c.post(
+        "/login", data={"email": user.email, "password": PASSWORD, "csrf_token": c.csrf_token()}
+    )
     assert r.status_code == 302
 
 
 def test_token_lifecycle(crm_app, make_user, crm_db):
     user = make_user("sales")
     c = crm_app.test_client()
-    r = c.post("/api/v1/auth/tokens", json={"email": user.email, "password": PASSWORD, "name": "cron"})
+    r = c.post(
+        "/api/v1/auth/tokens", json={"email": user.email, "password": PASSWORD, "name": "cron"}
+    )
     assert r.status_code == 201
     token = r.get_json()["token"]
     assert token.startswith("crm_") and r.get_json()["expires_at"]
@@ -103,7 +126,9 @@ def test_bad_token_requests(crm_app, make_user, crm_db):
     # Missing, malformed and expired tokens.
     assert c.get("/api/v1/me").status_code == 401
     assert c.get("/api/v1/me", headers={"Authorization": "Bearer nonsense"}).status_code == 401
-    token = c.post("/api/v1/auth/tokens", json={"email": user.email, "password": PASSWORD}).get_json()["token"]
+    token = c.post(
+        "/api/v1/auth/tokens", json={"email": user.email, "password": PASSWORD}
+    ).get_json()["token"]
     crm_db.execute(update(ApiToken).values(expires_at=utcnow() - timedelta(seconds=1)))
     crm_db.commit()
     r = c.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
@@ -114,8 +139,9 @@ def test_session_api_write_needs_csrf(login):
     client = login("admin")
     r = client.post("/api/v1/departments", json={"name": "Ops"})
     assert r.status_code == 400 and "CSRF" in r.get_json()["detail"]
-    r = client.post("/api/v1/departments", json={"name": "Ops"},
-                    headers={"X-CSRFToken": client.csrf_token()})
+    r = client.post(
+        "/api/v1/departments", json={"name": "Ops"}, headers={"X-CSRFToken": client.csrf_token()}
+    )
     assert r.status_code == 201
 
 
@@ -136,6 +162,8 @@ def test_deactivated_user_cannot_sign_in_or_use_tokens(api, crm_app, crm_db):
     assert script.get("/api/v1/me").status_code == 200
     admin = api("admin")
     u = admin.get(f"/api/v1/users/{script.user.id}").get_json()
-    r = admin.patch(f"/api/v1/users/{script.user.id}", json={"version": u["version"], "is_active": False})
+    r = admin.patch(
+        f"/api/v1/users/{script.user.id}", json={"version": u["version"], "is_active": False}
+    )
     assert r.status_code == 200
     assert script.get("/api/v1/me").status_code == 401

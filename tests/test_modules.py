@@ -89,7 +89,9 @@ def test_running_app_follows_disable_and_enable(crm_app, enable_modules, login, 
     modules.enable(crm_app, "alpha", actor="test")
     items = script.get("/api/v1/alpha/items").get_json()
     assert items["total"] == 1  # the data survived
-    assert any(p.startswith("/api/v1/alpha") for p in browser.get("/api/openapi.json").get_json()["paths"])
+    assert any(
+        p.startswith("/api/v1/alpha") for p in browser.get("/api/openapi.json").get_json()["paths"]
+    )
 
 
 def test_other_process_change_is_seen_after_poll(crm_app, enable_modules, login):
@@ -153,4 +155,6 @@ def test_state_changes_are_audited(crm_cli, api):
     crm_cli("modules", "disable", "alpha")
     rows = api("admin").get("/api/v1/audit?entity=host.module&record_id=alpha").get_json()["items"]
     assert [(r["action"], r["actor"], r["after"]["state"]) for r in rows] == [
-        ("disable", "cli", "disabled"), ("enable", "cli", "enabled")]
+        ("disable", "cli", "disabled"),
+        ("enable", "cli", "enabled"),
+    ]

@@ -48,7 +48,9 @@ def test_committed_notification_delivered_once(crm_app, make_user, alpha, crm_db
     _notify(crm_app, u.id)
     assert notify.run_once(crm_app)["sent"] == 1
     assert notify.run_once(crm_app)["sent"] == 0
-    assert [(k, to, subj) for _i, k, to, subj in alpha.SENT] == [("alpha.ping", u.email, "你好 hello")]
+    assert [(k, to, subj) for _i, k, to, subj in alpha.SENT] == [
+        ("alpha.ping", u.email, "你好 hello")
+    ]
     row = crm_db.scalar(select(OutboxMessage))
     assert row.status == "sent" and row.attempts == 1 and row.channel == "alpha_chan"
     assert crm_db.scalar(select(DeliveryAttempt)).ok
@@ -57,7 +59,9 @@ def test_committed_notification_delivered_once(crm_app, make_user, alpha, crm_db
 def test_user_preferences_choose_channels(crm_app, make_user, alpha, crm_db):
     u = make_user("sales")
     crm_db.add(NotificationPreference(user_id=u.id, kind="alpha.ping", channel="log", enabled=True))
-    crm_db.add(NotificationPreference(user_id=u.id, kind="alpha.ping", channel="alpha_chan", enabled=False))
+    crm_db.add(
+        NotificationPreference(user_id=u.id, kind="alpha.ping", channel="alpha_chan", enabled=False)
+    )
     crm_db.commit()
     rows = _notify(crm_app, u.id)
     assert [r.channel for r in rows] == ["log"]
@@ -72,7 +76,9 @@ def test_failures_retry_with_backoff_then_dead(crm_app, make_user, alpha, crm_db
     assert row.next_attempt_at > utcnow() + timedelta(seconds=20)  # backing off
     assert notify.run_once(crm_app)["failed"] == 0  # not due yet
     for expected in (2, 3):
-        crm_db.execute(update(OutboxMessage).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+        crm_db.execute(
+            update(OutboxMessage).values(next_attempt_at=utcnow() - timedelta(seconds=1))
+        )
         crm_db.commit()
         notify.run_once(crm_app)
         crm_db.expire_all()

@@ -8,19 +8,33 @@ import pytest
 from crm_host import numbering
 
 
-@pytest.mark.parametrize("pattern,expected", [
-    ("C{yyyy}{seq:05}", "C202600007"),
-    ("T{yy}{mm}-{seq:3}", "T2603-007"),
-    ("{seq}", "7"),
-    ("D{yyyy}{mm}{dd}{seq:04}", "D202603050007"),
-])
+@pytest.mark.parametrize(
+    "pattern,expected",
+    [
+        ("C{yyyy}{seq:05}", "C202600007"),
+        ("T{yy}{mm}-{seq:3}", "T2603-007"),
+        ("{seq}", "7"),
+        ("D{yyyy}{mm}{dd}{seq:04}", "D202603050007"),
+    ],
+)
 def test_render(pattern, expected):
     numbering.validate_pattern(pattern)
     assert numbering.render(pattern, 7, date(2026, 3, 5)) == expected
 
 
-@pytest.mark.parametrize("pattern", ["", "C{yyyy}", "{seq}{seq}", "C{year}{seq}", "C {seq}",
-                                     "{seq:99}", "x" * 70 + "{seq}", "<script>{seq}"])
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "",
+        "C{yyyy}",
+        "{seq}{seq}",
+        "C{year}{seq}",
+        "C {seq}",
+        "{seq:99}",
+        "x" * 70 + "{seq}",
+        "<script>{seq}",
+    ],
+)
 def test_invalid_patterns(pattern):
     with pytest.raises(numbering.PatternError):
         numbering.validate_pattern(pattern)
@@ -53,7 +67,12 @@ def test_admin_rule_applies_to_new_records(api, enable_modules):
     assert admin.post("/api/v1/alpha/items", json={"name": "n"}).get_json()["code"] == "ITEM-000001"
     r = admin.put("/api/v1/numbering-rules/alpha_item", json={"pattern": "NOSEQ"})
     assert r.status_code == 422 and "pattern" in r.get_json()["errors"]
-    assert api("sales").put("/api/v1/numbering-rules/alpha_item", json={"pattern": "{seq}"}).status_code == 403
+    assert (
+        api("sales")
+        .put("/api/v1/numbering-rules/alpha_item", json={"pattern": "{seq}"})
+        .status_code
+        == 403
+    )
 
 
 def test_numbering_admin_page(login, enable_modules):
@@ -62,8 +81,9 @@ def test_numbering_admin_page(login, enable_modules):
     assert "A{yyyy}{seq:04}" in admin.get("/admin/numbering").get_data(as_text=True)
     r = admin.post_form("/admin/numbering", {"kind": "alpha_item", "pattern": "bad"})
     assert r.status_code == 400
-    r = admin.post_form("/admin/numbering", {"kind": "alpha_item", "pattern": "AI{seq:05}"},
-                        follow_redirects=True)
+    r = admin.post_form(
+        "/admin/numbering", {"kind": "alpha_item", "pattern": "AI{seq:05}"}, follow_redirects=True
+    )
     assert "AI00001" in r.get_data(as_text=True)
 
 

@@ -39,7 +39,12 @@ def test_scopes_own_department_tree_all(api, org, crm_db):
     clients = _make_items(api, org)
     assert _names(clients["north1"]) == ["item of north1"]  # sales: own
     # leader: department + sub-departments
-    assert _names(clients["leader"]) == ["item of leader", "item of north1", "item of north2", "item of south1"]
+    assert _names(clients["leader"]) == [
+        "item of leader",
+        "item of north1",
+        "item of north2",
+        "item of south1",
+    ]
     assert len(_names(api("admin"))) == 4  # admin: all
 
     role = crm_db.scalar(select(Role).where(Role.name == "sales"))
@@ -60,10 +65,14 @@ def test_other_users_record_is_404_in_api_and_search(api, org, login):
     theirs = clients["south1"].get("/api/v1/alpha/items").get_json()["items"][0]
     r = clients["north1"].get(f"/api/v1/alpha/items/{theirs['id']}")
     assert r.status_code == 404
-    r = clients["north1"].patch(f"/api/v1/alpha/items/{theirs['id']}",
-                                json={"name": "hijack", "version": theirs["version"]})
+    r = clients["north1"].patch(
+        f"/api/v1/alpha/items/{theirs['id']}", json={"name": "hijack", "version": theirs["version"]}
+    )
     assert r.status_code == 404
-    assert clients["south1"].get(f"/api/v1/alpha/items/{theirs['id']}").get_json()["name"] == "item of south1"
+    assert (
+        clients["south1"].get(f"/api/v1/alpha/items/{theirs['id']}").get_json()["name"]
+        == "item of south1"
+    )
     page = login(org["north1"]).get("/search?q=item").get_data(as_text=True)
     assert "item of north1" in page and "item of south1" not in page
 
@@ -102,14 +111,18 @@ def test_roles_screen_grants(login, crm_app, crm_db, enable_modules, api):
     role = crm_db.scalar(select(Role).where(Role.name == "staff"))
     page = admin.get(f"/admin/roles/{role.id}").get_data(as_text=True)
     assert "alpha.create" in page
-    r = admin.post_form(f"/admin/roles/{role.id}", {"version": role.version, "scope": "own",
-                                                    "label": "Staff", "perm:alpha.create": "allow"})
+    r = admin.post_form(
+        f"/admin/roles/{role.id}",
+        {"version": role.version, "scope": "own", "label": "Staff", "perm:alpha.create": "allow"},
+    )
     assert r.status_code == 303
     assert api("staff").post("/api/v1/alpha/items", json={"name": "ok"}).status_code == 201
     # A stale form (old version) changes nothing.
-    r = admin.post_form(f"/admin/roles/{role.id}", {"version": role.version, "scope": "all",
-                                                    "label": "Staff", "perm:alpha.create": "deny"},
-                        follow_redirects=True)
+    r = admin.post_form(
+        f"/admin/roles/{role.id}",
+        {"version": role.version, "scope": "all", "label": "Staff", "perm:alpha.create": "deny"},
+        follow_redirects=True,
+    )
     assert "changed by someone else" in r.get_data(as_text=True)
     crm_db.expire_all()
     assert crm_db.get(Role, role.id).scope == "own"

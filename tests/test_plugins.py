@@ -58,10 +58,12 @@ def test_real_entry_point_group(tmp_path, monkeypatch):
     pkg = tmp_path / "crm_epdemo"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
-    (pkg / "plugin.py").write_text(textwrap.dedent("""
+    (pkg / "plugin.py").write_text(
+        textwrap.dedent("""
         from crm_host import Plugin
         plugin = Plugin(description="entry point demo")
-    """))
+    """)
+    )
     dist = tmp_path / "crm_epdemo-1.2.3.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: crm-epdemo\nVersion: 1.2.3\n")
@@ -78,8 +80,14 @@ def test_real_entry_point_group(tmp_path, monkeypatch):
 def test_broken_plugins_do_not_stop_the_others(crm_app, enable_modules, login):
     enable_modules("beta")
     states = {m.name: m.state for m in modules.describe(crm_app)}
-    assert states == {"alpha": "enabled", "beta": "enabled", "needs_missing": "broken",
-                      "cycle_a": "broken", "cycle_b": "broken", "raises_on_import": "broken"}
+    assert states == {
+        "alpha": "enabled",
+        "beta": "enabled",
+        "needs_missing": "broken",
+        "cycle_a": "broken",
+        "cycle_b": "broken",
+        "raises_on_import": "broken",
+    }
     client = login("admin")
     html = client.get("/").get_data(as_text=True)
     assert 'data-menu-id="alpha"' in html and 'data-menu-id="beta"' in html

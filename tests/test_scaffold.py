@@ -31,14 +31,28 @@ def test_scaffold_installs_and_passes_its_tests(tmp_path):
     subprocess.run(pip, check=True, capture_output=True, timeout=300)
     try:
         env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
-        res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(path)],
-                             cwd=path, capture_output=True, text=True, timeout=600, env=env)
+        res = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(path)],
+            cwd=path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=env,
+        )
         assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
         assert "3 passed" in res.stdout
-        listing = subprocess.run([sys.executable, "-m", "crm_host.cli", "modules", "list"],
-                                 cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                                 env={**env, "CRM_INSTANCE_PATH": str(tmp_path / "inst")})
+        listing = subprocess.run(
+            [sys.executable, "-m", "crm_host.cli", "modules", "list"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**env, "CRM_INSTANCE_PATH": str(tmp_path / "inst")},
+        )
         assert "field_notes" in listing.stdout, listing.stdout + listing.stderr
     finally:
-        subprocess.run([sys.executable, "-m", "pip", "uninstall", "-y", "-q", "crm-field-notes"],
-                       capture_output=True, timeout=300)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "uninstall", "-y", "-q", "crm-field-notes"],
+            capture_output=True,
+            timeout=300,
+        )

@@ -19,8 +19,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.skipif(
-    not os.environ.get("CRM_TEST_DATABASE_URL"), reason="needs CRM_TEST_DATABASE_URL (PostgreSQL)")]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not os.environ.get("CRM_TEST_DATABASE_URL"),
+        reason="needs CRM_TEST_DATABASE_URL (PostgreSQL)",
+    ),
+]
 
 TESTS = Path(__file__).resolve().parent
 
@@ -55,25 +61,38 @@ def _status(opener, url, headers=None):
 @pytest.fixture
 def cluster(crm_app, crm_database_url, enable_modules, tmp_path):
     enable_modules("alpha")
-    env = {**os.environ,
-           "CRM_DATABASE_URL": crm_database_url,
-           "CRM_SECRET_KEY": crm_app.config["SECRET_KEY"],
-           "CRM_EXTRA_PLUGINS": "alpha=crm_test_plugins.alpha.plugin",
-           "CRM_DISCOVER_PLUGINS": "0",
-           "CRM_MODULE_POLL_SECONDS": "1",
-           "CRM_INSTANCE_PATH": str(tmp_path / "inst"),
-           "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "CRM_DATABASE_URL": crm_database_url,
+        "CRM_SECRET_KEY": crm_app.config["SECRET_KEY"],
+        "CRM_EXTRA_PLUGINS": "alpha=crm_test_plugins.alpha.plugin",
+        "CRM_DISCOVER_PLUGINS": "0",
+        "CRM_MODULE_POLL_SECONDS": "1",
+        "CRM_INSTANCE_PATH": str(tmp_path / "inst"),
+        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
+    }
     procs, ports = [], []
     cmd = [sys.executable, "-m", "crm_host.cli"]
     for _ in range(2):
         port = _free_port()
         ports.append(port)
-        procs.append(subprocess.Popen([*cmd, "serve", "--no-worker", "--port", str(port)], env=env,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(
+            subprocess.Popen(
+                [*cmd, "serve", "--no-worker", "--port", str(port)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
     try:
         for p in ports:
             _wait(f"http://127.0.0.1:{p}/healthz")
-        yield {"env": env, "cmd": cmd, "bases": [f"http://127.0.0.1:{p}" for p in ports], "procs": procs}
+        yield {
+            "env": env,
+            "cmd": cmd,
+            "bases": [f"http://127.0.0.1:{p}" for p in ports],
+            "procs": procs,
+        }
     finally:
         for p in procs:
             p.terminate()
@@ -88,24 +107,33 @@ def test_two_web_processes_share_sessions_tokens_and_module_state(cluster, make_
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     html = opener.open(f"{a}/login").read().decode()
     token = re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
-    data = urllib.parse.urlencode({"email": user.email, "password": "password123",
-                                   "csrf_token": token}).encode()
+    data = urllib.parse.urlencode(
+        {"email": user.email, "password": "password123", "csrf_token": token}
+    ).encode()
     opener.open(urllib.request.Request(f"{a}/login", data=data))
     # Cookies ignore ports: the session cookie set by A goes to B, which must honour it
     # (a signed cookie with the shared key; nothing lives in A's memory).
     status, body = _status(opener, f"{b}/alpha/")
     assert status == 200 and "id='items'" in body  # the page itself, not the sign-in form
 
-    req = urllib.request.Request(f"{a}/api/v1/auth/tokens", method="POST",
-                                 data=json.dumps({"email": user.email, "password": "password123"}).encode(),
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"{a}/api/v1/auth/tokens",
+        method="POST",
+        data=json.dumps({"email": user.email, "password": "password123"}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     secret = json.loads(urllib.request.urlopen(req).read())["token"]
     bearer = {"Authorization": f"Bearer {secret}"}
     plain = urllib.request.build_opener()
     assert _status(plain, f"{b}/api/v1/alpha/items", bearer)[0] == 200
 
-    subprocess.run([*cluster["cmd"], "modules", "disable", "alpha"], env=cluster["env"], check=True,
-                   capture_output=True, timeout=60)
+    subprocess.run(
+        [*cluster["cmd"], "modules", "disable", "alpha"],
+        env=cluster["env"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     deadline = time.time() + 10
     while time.time() < deadline:
         codes = [_status(plain, f"{base}/api/v1/alpha/items", bearer)[0] for base in (a, b)]
@@ -126,14 +154,24 @@ def test_two_worker_processes_deliver_each_message_once(cluster, crm_app, make_u
             u = s.get(User, user.id)
             for i in range(80):
                 notify.notify(s, "alpha.ping", f"message {i}", users=[u])
-    workers = [subprocess.Popen([*cluster["cmd"], "worker", "--interval", "0.2"], env=cluster["env"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2)]
+    workers = [
+        subprocess.Popen(
+            [*cluster["cmd"], "worker", "--interval", "0.2"],
+            env=cluster["env"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(2)
+    ]
     try:
         deadline = time.time() + 60
         while time.time() < deadline:
             with db.Session() as s:
-                left = s.scalar(select(func.count()).select_from(OutboxMessage).where(
-                    OutboxMessage.status != "sent"))
+                left = s.scalar(
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(OutboxMessage.status != "sent")
+                )
             if left == 0:
                 break
             time.sleep(0.3)
@@ -144,6 +182,7 @@ def test_two_worker_processes_deliver_each_message_once(cluster, crm_app, make_u
         for w in workers:
             w.wait(timeout=20)
     with db.Session() as s:
-        per_message = s.execute(select(DeliveryAttempt.outbox_id, func.count()).group_by(
-            DeliveryAttempt.outbox_id)).all()
+        per_message = s.execute(
+            select(DeliveryAttempt.outbox_id, func.count()).group_by(DeliveryAttempt.outbox_id)
+        ).all()
     assert len(per_message) == 80 and all(n == 1 for _, n in per_message)

@@ -2,8 +2,16 @@
 
 import pytest
 
-ADMIN_PAGES = ["/admin/modules", "/admin/users", "/admin/users/new", "/admin/departments",
-               "/admin/roles", "/admin/numbering", "/admin/notifications", "/admin/audit"]
+ADMIN_PAGES = [
+    "/admin/modules",
+    "/admin/users",
+    "/admin/users/new",
+    "/admin/departments",
+    "/admin/roles",
+    "/admin/numbering",
+    "/admin/notifications",
+    "/admin/audit",
+]
 
 
 def test_every_menu_item_resolves(crm_app, login, enable_modules):
@@ -15,8 +23,9 @@ def test_every_menu_item_resolves(crm_app, login, enable_modules):
             assert f'data-menu-id="{item.id}"' in html, item.id
 
 
-@pytest.mark.parametrize("lang,word", [("en", "Modules"), ("zh_Hant", "lang=\"zh-Hant\""),
-                                       ("zh_Hans", "lang=\"zh-Hans\"")])
+@pytest.mark.parametrize(
+    "lang,word", [("en", "Modules"), ("zh_Hant", 'lang="zh-Hant"'), ("zh_Hans", 'lang="zh-Hans"')]
+)
 def test_pages_render_in_each_language(login, lang, word, enable_modules):
     enable_modules("alpha")
     client = login("admin")
@@ -54,13 +63,20 @@ def test_user_form_errors_and_stale_edit(login, crm_db):
     assert r.status_code == 400
     page = r.get_data(as_text=True)
     assert "invalid-feedback" in page
-    r = admin.post_form("/admin/users/new", {"email": "li@example.com", "name": "李四",
-                                             "roles": "sales", "password": "longenough"})
+    r = admin.post_form(
+        "/admin/users/new",
+        {"email": "li@example.com", "name": "李四", "roles": "sales", "password": "longenough"},
+    )
     assert r.status_code == 303
     user = crm_db.query(User).filter_by(email="li@example.com").one()
     assert user.role_names == ["sales"]
-    form = {"email": "li@example.com", "name": "李四四", "roles": "leader",
-            "version": user.version, "is_active": "y"}
+    form = {
+        "email": "li@example.com",
+        "name": "李四四",
+        "roles": "leader",
+        "version": user.version,
+        "is_active": "y",
+    }
     assert admin.post_form(f"/admin/users/{user.id}", form).status_code == 303
     r = admin.get("/", follow_redirects=True)
     # Same (now stale) version again: refused with 409, nothing changed.
@@ -80,8 +96,15 @@ def test_department_tree_form(login):
 
 def test_profile_token_creation_and_revoke(login, crm_app):
     client = login("sales")
-    r = client.post_form("/profile", {"action": "token", "tok-name": "laptop", "tok-days": "30",
-                                      "tok-csrf_token": client.csrf_token()})
+    r = client.post_form(
+        "/profile",
+        {
+            "action": "token",
+            "tok-name": "laptop",
+            "tok-days": "30",
+            "tok-csrf_token": client.csrf_token(),
+        },
+    )
     html = r.get_data(as_text=True)
     assert r.status_code == 200 and 'data-testid="new-token"' in html
     token = html.split('data-testid="new-token">')[1].split("<")[0]

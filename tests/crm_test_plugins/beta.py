@@ -1,4 +1,5 @@
 """Depends on alpha; contributes a menu item and a widget."""
+
 from flask import Blueprint
 
 from crm_host import DashboardWidget, MenuItem, Permission, Plugin, hookimpl

@@ -17,16 +17,16 @@ from crm_host import (
     Permission,
     Plugin,
     SearchResult,
+    audit,
     hookimpl,
+    numbering,
 )
 from crm_host import api as crm_api
-from crm_host import audit, numbering
 from crm_host.db import check_version, session
 from crm_host.security import apply_scope, get_scoped_or_404, permission_required
 
-from .models import Item
-
 from . import hookspecs as alpha_hookspecs  # noqa: E402
+from .models import Item
 
 plugin = Plugin(description="Alpha test module", depends=[], hookspecs=[alpha_hookspecs])
 
@@ -40,12 +40,20 @@ bp = Blueprint("alpha", __name__, url_prefix="/alpha")
 @bp.get("/")
 @permission_required("alpha.view")
 def index():
-    items = session().scalars(apply_scope(select(Item), current_user, Item.owner_id,
-                                          Item.department_id).order_by(Item.id)).all()
+    items = (
+        session()
+        .scalars(
+            apply_scope(select(Item), current_user, Item.owner_id, Item.department_id).order_by(
+                Item.id
+            )
+        )
+        .all()
+    )
     return render_template_string(
         "{% extends 'crm/base.html' %}{% block title %}Alpha{% endblock %}"
         "{% block content %}<ul id='items'>{% for i in items %}<li>{{ i.name }}</li>{% endfor %}</ul>{% endblock %}",
-        items=items)
+        items=items,
+    )
 
 
 class ItemSchema(ma.Schema):
@@ -64,8 +72,9 @@ class ItemPatch(ma.Schema):
     version = ma.fields.Integer(required=True)
 
 
-api = crm_api.Blueprint("alpha_api", __name__, url_prefix="/api/v1/alpha/items",
-                        description="Alpha items (test)")
+api = crm_api.Blueprint(
+    "alpha_api", __name__, url_prefix="/api/v1/alpha/items", description="Alpha items (test)"
+)
 
 
 @api.route("", methods=["GET"])
@@ -73,8 +82,9 @@ api = crm_api.Blueprint("alpha_api", __name__, url_prefix="/api/v1/alpha/items",
 @api.response(200, crm_api.page_schema(ItemSchema))
 def list_items(args):
     stmt = apply_scope(select(Item), current_user, Item.owner_id, Item.department_id)
-    return crm_api.paginate(session(), stmt, args, sortable={"name": Item.name, "id": Item.id},
-                            default_sort=[Item.id])
+    return crm_api.paginate(
+        session(), stmt, args, sortable={"name": Item.name, "id": Item.id}, default_sort=[Item.id]
+    )
 
 
 @api.route("", methods=["POST"])
@@ -86,9 +96,12 @@ def create_item(args):
     if not has_permission(current_user, "alpha.create"):
         crm_api.abort(403, message="You need the permission 'alpha.create'.")
     s = session()
-    item = Item(name=args["name"], owner_id=current_user.id,
-                department_id=current_user.department_id,
-                code=numbering.next_code(s, "alpha_item", "A{yyyy}{seq:04}"))
+    item = Item(
+        name=args["name"],
+        owner_id=current_user.id,
+        department_id=current_user.department_id,
+        code=numbering.next_code(s, "alpha_item", "A{yyyy}{seq:04}"),
+    )
     s.add(item)
     audit.record(s, "alpha.item", item, "create")
     s.commit()
@@ -118,9 +131,17 @@ def patch_item(args, item_id):
 
 @hookimpl
 def crm_entities():
-    return [Entity(name="alpha.item", model=Item, label="Item", numbering_kind="alpha_item",
-                   default_number_pattern="A{yyyy}{seq:04}", department_attr="department_id",
-                   searchable=["name"])]
+    return [
+        Entity(
+            name="alpha.item",
+            model=Item,
+            label="Item",
+            numbering_kind="alpha_item",
+            default_number_pattern="A{yyyy}{seq:04}",
+            department_attr="department_id",
+            searchable=["name"],
+        )
+    ]
 
 
 @hookimpl
@@ -144,8 +165,14 @@ def crm_permissions():
 @hookimpl
 def crm_dashboard_widgets(user):
     CALLS.append(("widgets", "alpha"))
-    return [DashboardWidget("alpha.count", "Alpha count", lambda: "<b id='alpha-count'>42</b>",
-                            permission="alpha.view")]
+    return [
+        DashboardWidget(
+            "alpha.count",
+            "Alpha count",
+            lambda: "<b id='alpha-count'>42</b>",
+            permission="alpha.view",
+        )
+    ]
 
 
 @hookimpl
@@ -155,16 +182,28 @@ def crm_record_panels(entity, record, user):
 
 @hookimpl
 def crm_search(query, user, limit):
-    stmt = apply_scope(select(Item), user, Item.owner_id, Item.department_id).where(
-        Item.name.contains(query)).limit(limit)
-    return [SearchResult(title=i.name, url=f"/alpha/#{i.id}", kind="Alpha") for i in session().scalars(stmt)]
+    stmt = (
+        apply_scope(select(Item), user, Item.owner_id, Item.department_id)
+        .where(Item.name.contains(query))
+        .limit(limit)
+    )
+    return [
+        SearchResult(title=i.name, url=f"/alpha/#{i.id}", kind="Alpha")
+        for i in session().scalars(stmt)
+    ]
 
 
 def _send(message):
     if message.data.get("fail"):
         raise RuntimeError("gateway said no")
-    SENT.append((message.id, message.kind, getattr(message.recipient, "email", None) or message.address,
-                 message.subject))
+    SENT.append(
+        (
+            message.id,
+            message.kind,
+            getattr(message.recipient, "email", None) or message.address,
+            message.subject,
+        )
+    )
 
 
 @hookimpl
