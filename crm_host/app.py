@@ -11,13 +11,14 @@ from flask_babel import Babel
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import inspect
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import NotFound, ServiceUnavailable
 
 from . import builtin, config, migrate
 from .api import Api, problem
 from .db import Database, close_session
 from .i18n import select_locale
-from .plugins import HOST, PluginHost
+from .plugins import PluginHost
 
 log = logging.getLogger(__name__)
 
@@ -117,28 +118,44 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
         api.register_blueprint(blp)
 
     # Every installed plugin's blueprints, enabled or not: Flask cannot add them later.
-    full = plugins.full_pm()
-    for owner, bp in full.collect_with_owner("crm_blueprints"):
-        if owner == HOST or owner.startswith(HOST + "."):
-            continue
-        try:
-            if isinstance(bp, _smorest_blueprint()):
-                api.register_blueprint(bp)
-                crm.api_tags_owner[bp.name] = owner
-            else:
-                app.register_blueprint(bp)
-            crm.blueprint_owner[bp.name] = owner
-        except Exception as exc:  # a clash with another blueprint's name, usually
-            plugins.plugins[owner].error = f"blueprint {bp.name!r} could not be registered: {exc}"
-    for name, err in plugins.runtime_errors.items():
-        plugins.plugins[name].error = plugins.plugins[name].error or err
-    plugins.runtime_errors.clear()
+    # A plugin failing here is refused for this process (a load error, shown as broken).
+    with app.app_context():
+        for owner, bp in plugins.collect_at_startup("crm_blueprints"):
+            try:
+                if isinstance(bp, _smorest_blueprint()):
+                    api.register_blueprint(bp)
+                    crm.api_tags_owner[bp.name] = owner
+                else:
+                    app.register_blueprint(bp)
+                crm.blueprint_owner[bp.name] = owner
+            except Exception as exc:  # a clash with another blueprint's name, usually
+                plugins.plugins[
+                    owner
+                ].error = f"blueprint {bp.name!r} could not be registered: {exc}"
+    plugins.start_all(app)
     plugins.app = app
 
+    app.register_error_handler(StaleDataError, _stale_data)
     app.before_request(_gate)
     app.teardown_appcontext(close_session)
     app.context_processor(web.template_globals)
     return app
+
+
+def _stale_data(exc):
+    """Two writers raced past check_version; the database let only one UPDATE through."""
+    from flask import current_app
+    from werkzeug.exceptions import Conflict
+
+    from .db import session
+
+    session().rollback()
+    return current_app.extensions["crm"].api.handle_http_exception(
+        Conflict(
+            "This record was changed by someone else at the same moment. Reload it and apply "
+            "your change again."
+        )
+    )
 
 
 def _smorest_blueprint():

@@ -162,7 +162,16 @@ def db_revision(name, message, empty):
         if lp is None or lp.migrations_dir is None:
             fail(f"'{name}' is not an installed plugin with a migrations/ folder.")
         loc, prefix = lp.migrations_dir, lp.table_prefix
-    migrate.revision(crm.db.engine, name, loc, prefix, message, autogenerate=not empty)
+    others = ["host_"] + [p.table_prefix for n, p in crm.plugins.plugins.items() if n != name]
+    migrate.revision(
+        crm.db.engine,
+        name,
+        loc,
+        prefix,
+        message,
+        autogenerate=not empty,
+        others=[o for o in others if o != prefix],
+    )
 
 
 # --- modules -----------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 Conventions (they hold for every hook below):
 
 * Hooks named ``crm_*`` that return lists are *collecting*: each enabled plugin's answer is
-  gathered in a deterministic order (dependency order, then plugin name) and flattened.
+  gathered in a deterministic order (the host first, then plugins in dependency order, ties
+  broken by name) and flattened.
   Return ``None`` or an empty list to contribute nothing.
 * A hook implementation that raises marks its plugin **broken** (with the traceback kept for
   ``crm modules info``); the host and the other plugins keep serving.
@@ -155,10 +156,15 @@ def crm_scheduled_jobs():
 
 @hookspec
 def crm_startup(app):
-    """One-time wiring when the plugin becomes active in a process.
+    """One-time wiring, called once per process while the application is being created.
 
-    :param app: the Flask application. Register template filters, context processors,
-        signal handlers here. Raising marks the plugin broken.
+    :param app: the Flask application, before it serves its first request (the only time
+        Flask accepts ``app.add_template_filter``, ``app.context_processor`` and the like).
+
+    It runs for every *installed* plugin, enabled or not, exactly like blueprint
+    registration: Flask cannot undo wiring, so keep it free of side effects on data and
+    check :func:`crm_host.plugins.is_active` (or rely on the 404 gate) where it matters.
+    Raising refuses the plugin in this process (it shows as broken with the traceback).
     """
 
 

@@ -30,11 +30,22 @@ def version_table(name: str) -> str:
     return f"alembic_version_{name}"
 
 
-def _config(name: str, script_location: Path, prefix: str, connection=None) -> Config:
+def owns(table: str, prefix: str, others=()) -> bool:
+    """Whether ``table`` belongs to the plugin with ``prefix``: a plugin ``sales`` must not
+    claim ``sales_report_x`` when a plugin ``sales_report`` is installed too."""
+    if not table.startswith(prefix):
+        return False
+    return not any(
+        len(o) > len(prefix) and o.startswith(prefix) and table.startswith(o) for o in others
+    )
+
+
+def _config(name: str, script_location: Path, prefix: str, connection=None, others=()) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(script_location))
     cfg.attributes["crm_name"] = name
     cfg.attributes["crm_prefix"] = prefix
+    cfg.attributes["crm_other_prefixes"] = tuple(others)
     if connection is not None:
         cfg.attributes["connection"] = connection
     return cfg
@@ -45,14 +56,15 @@ def run_env() -> None:
     cfg = context.config
     name = cfg.attributes["crm_name"]
     prefix = cfg.attributes["crm_prefix"]
+    others = cfg.attributes.get("crm_other_prefixes", ())
     connection = cfg.attributes["connection"]
 
     def include_object(obj, obj_name, type_, reflected, compare_to):
         if type_ == "table":
-            return obj_name.startswith(prefix)
+            return owns(obj_name, prefix, others)
         table = getattr(obj, "table", None)
         if table is not None:
-            return table.name.startswith(prefix)
+            return owns(table.name, prefix, others)
         return True
 
     context.configure(
@@ -78,11 +90,17 @@ def downgrade(engine, name: str, script_location: Path, prefix: str, revision: s
 
 
 def revision(
-    engine, name: str, script_location: Path, prefix: str, message: str, autogenerate: bool = True
+    engine,
+    name: str,
+    script_location: Path,
+    prefix: str,
+    message: str,
+    autogenerate: bool = True,
+    others=(),
 ):
     with engine.begin() as conn:
         return command.revision(
-            _config(name, script_location, prefix, conn),
+            _config(name, script_location, prefix, conn, others),
             message=message,
             autogenerate=autogenerate,
         )
@@ -110,11 +128,12 @@ def upgrade_plugin(engine, lp) -> None:
         upgrade(engine, lp.name, lp.migrations_dir, lp.table_prefix)
 
 
-def drop_plugin_tables(engine, lp) -> list[str]:
-    """Drop every table carrying the plugin's prefix, and its version table (purge)."""
+def drop_plugin_tables(engine, lp, others=()) -> list[str]:
+    """Drop every table the plugin owns, and its version table (purge). ``others``: the
+    table prefixes of the other installed plugins (see :func:`owns`)."""
     with engine.begin() as conn:
         insp = inspect(conn)
-        names = [t for t in insp.get_table_names() if t.startswith(lp.table_prefix)]
+        names = [t for t in insp.get_table_names() if owns(t, lp.table_prefix, others)]
         # Drop in reverse dependency order of what the database itself knows.
         ordered = []
         for t in [t for t, _ in insp.get_sorted_table_and_fkc_names() if t][::-1]:

@@ -38,6 +38,9 @@ class Module(Base):
     state: Mapped[str] = mapped_column(String(16), default="available")
     version: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
+    #: ``load`` (found at start-up, re-checked by every process start) or ``runtime`` (a hook
+    #: raised; stays until an administrator enables the module again).
+    error_kind: Mapped[str | None] = mapped_column(String(16))
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     changed_by: Mapped[str | None] = mapped_column(String(255))
 

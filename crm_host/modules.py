@@ -138,6 +138,7 @@ def enable(app, name: str, with_deps: bool = False, actor: str = "cli") -> list[
             row.changed_at = utcnow()
             row.changed_by = actor
             host.runtime_errors.pop(n, None)
+            row.error_kind = None
             audit.record(
                 s,
                 "host.module",
@@ -228,7 +229,8 @@ def purge(app, name: str, actor: str = "cli") -> list[str]:
             f"Cannot purge '{name}': {', '.join(repr(d) for d in dependents)} still keep data "
             "that points at it. Purge them first."
         )
-    dropped = migrate.drop_plugin_tables(crm.db.engine, lp)
+    others = [p.table_prefix for n, p in host.plugins.items() if n != name]
+    dropped = migrate.drop_plugin_tables(crm.db.engine, lp, others)
     with crm.db.session_scope() as s:
         perms = [
             p for p in s.scalars(select(KnownPermission.name).where(KnownPermission.module == name))

@@ -42,10 +42,9 @@ def backoff(attempts: int) -> timedelta:
 
 
 def current_runtime():
-    from flask import current_app, g
+    from .plugins import current_runtime as rt
 
-    rt = g.get("crm_runtime")
-    return rt if rt is not None else current_app.extensions["crm"].plugins.current()
+    return rt()
 
 
 def channels_for(session, runtime, user: User, kind: str) -> list[str]:
@@ -137,8 +136,8 @@ def notify(
 # --- Delivery ----------------------------------------------------------------------------
 
 
-def claim(db, worker: str, batch: int = 50) -> list[int]:
-    """Lease up to ``batch`` due messages to ``worker``; returns their ids."""
+def claim(db, worker: str, batch: int = 50) -> tuple[str, list[int]]:
+    """Lease up to ``batch`` due messages; returns the lease token and the ids it holds."""
     now = utcnow()
     token = f"{worker}:{uuid.uuid4().hex[:8]}"
     with db.session_scope() as s:
@@ -156,7 +155,7 @@ def claim(db, worker: str, batch: int = 50) -> list[int]:
             due = due.with_for_update(skip_locked=True)
         ids = list(s.scalars(due))
         if not ids:
-            return []
+            return token, []
         # The lease condition is repeated in the UPDATE: on SQLite (no SKIP LOCKED) two
         # workers may select the same ids, but only one UPDATE can take each row.
         s.execute(
@@ -169,7 +168,7 @@ def claim(db, worker: str, batch: int = 50) -> list[int]:
             .execution_options(synchronize_session=False)
         )
     with db.Session() as s:
-        return list(
+        return token, list(
             s.scalars(
                 select(OutboxMessage.id)
                 .where(OutboxMessage.id.in_(ids), OutboxMessage.claimed_by == token)
@@ -178,10 +177,16 @@ def claim(db, worker: str, batch: int = 50) -> list[int]:
         )
 
 
-def deliver(db, runtime, msg_id: int, worker: str) -> bool:
+def deliver(db, runtime, msg_id: int, worker: str, token: str | None = None) -> bool:
+    """Send one leased message and record the attempt. With ``token``, a message whose
+    lease was lost (this worker stalled past ``LEASE_SECONDS`` and another took it) is left
+    to its new holder. Delivery is therefore exactly once unless a single send outlasts the
+    lease, in which case it is at least once: channels should make re-sends harmless."""
     with db.Session() as s:
         row = s.get(OutboxMessage, msg_id)
         if row is None or row.status != "pending":
+            return False
+        if token is not None and row.claimed_by != token:
             return False
         recipient = s.get(User, row.recipient_id) if row.recipient_id else None
         message = Message(
@@ -210,6 +215,8 @@ def deliver(db, runtime, msg_id: int, worker: str) -> bool:
     max_attempts = channel.max_attempts if channel else 6
     with db.session_scope() as s:
         row = s.get(OutboxMessage, msg_id)
+        if token is not None and row.claimed_by != token:
+            log.warning("lease on message %s was lost during the send; recording anyway", msg_id)
         row.attempts += 1
         row.lease_until = None
         s.add(
@@ -291,15 +298,15 @@ def run_once(app, batch: int = 50, worker: str | None = None) -> dict:
     """One pass: deliver every due message (in batches) and run due jobs."""
     worker = worker or worker_name()
     crm = app.extensions["crm"]
-    runtime = crm.plugins.current()
     sent = failed = 0
     with app.app_context():
+        runtime = crm.runtime()
         while True:
-            ids = claim(crm.db, worker, batch)
+            token, ids = claim(crm.db, worker, batch)
             if not ids:
                 break
             for mid in ids:
-                if deliver(crm.db, runtime, mid, worker):
+                if deliver(crm.db, runtime, mid, worker, token):
                     sent += 1
                 else:
                     failed += 1

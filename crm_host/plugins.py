@@ -273,7 +273,11 @@ class Runtime:
             if impl is None:
                 continue
             try:
-                res = impl.function(*[kwargs[a] for a in impl.argnames])
+                args = [kwargs[a] for a in impl.argnames]
+            except KeyError as exc:  # the caller's mistake, not the plugin's
+                raise TypeError(f"{hook_name}() called without argument {exc}") from None
+            try:
+                res = impl.function(*args)
             except Exception:
                 if name == HOST:
                     raise
@@ -314,9 +318,9 @@ class PluginHost:
         self.host_hooks = list(host_hooks)
         self.plugins = discover(discover_installed, extra)
         self.order = resolve(self.plugins)
+        # Errors that could not be written to the database (it may be what failed).
         self.runtime_errors: dict[str, str] = {}
         self.app = None
-        self.started: set[str] = set()
         self._runtime: Runtime | None = None
         self._checked_at = 0.0
         self._lock = threading.RLock()
@@ -324,7 +328,11 @@ class PluginHost:
     # -- states in the database ----------------------------------------------------------
 
     def sync_installed(self) -> None:
-        """Record every installed plugin and its load error (or clear a stale one)."""
+        """Record every installed plugin and its load error (or clear a stale load error).
+
+        A *runtime* error (a hook raised) is left alone: only an administrator re-enabling
+        the module clears it, so one process restarting cannot quietly revive a plugin that
+        is failing in the others."""
         from .models import HostState, Module
 
         with self.db.session_scope() as s:
@@ -335,31 +343,45 @@ class PluginHost:
             for name in self.order:
                 lp = self.plugins[name]
                 row = rows.get(name)
+                kind = "load" if lp.error else None
                 if row is None:
-                    s.add(Module(name=name, state="available", version=lp.version, error=lp.error))
+                    s.add(
+                        Module(
+                            name=name,
+                            state="available",
+                            version=lp.version,
+                            error=lp.error,
+                            error_kind=kind,
+                        )
+                    )
                     changed = True
-                else:
-                    if row.version != lp.version:
-                        row.version = lp.version
-                    if row.error != lp.error:
-                        row.error = lp.error
-                        changed = True
+                    continue
+                if row.version != lp.version:
+                    row.version = lp.version
+                if lp.error and row.error != lp.error:
+                    row.error, row.error_kind = lp.error, "load"
+                    changed = True
+                elif not lp.error and row.error and row.error_kind != "runtime":
+                    row.error, row.error_kind = None, None
+                    changed = True
             if changed:
                 bump_generation(s)
 
     def mark_broken(self, name: str, error: str) -> None:
+        """Record a runtime failure in the database, so every process drops the plugin at
+        its next poll, and this one at once."""
         log.error("plugin %s marked broken: %s", name, error)
-        self.runtime_errors[name] = error
         from .models import Module
 
         try:
             with self.db.session_scope() as s:
                 row = s.get(Module, name)
                 if row is not None:
-                    row.error = error
+                    row.error, row.error_kind = error, "runtime"
                 bump_generation(s)
         except Exception:  # the database may be the thing failing; memory still knows
             log.exception("could not record broken plugin %s", name)
+            self.runtime_errors[name] = error
         with self._lock:
             self._checked_at = 0.0  # rebuild at the next chance
 
@@ -435,10 +457,20 @@ class PluginHost:
 
         host_names = [HOST] + [f"{HOST}.{m.__name__}" for m in self.host_hooks[1:]]
         rt = Runtime(generation=generation, pm=pm, active=tuple(host_names + wanted), host=self)
-        self._collect_static(rt)
-        if self.app is not None:
-            self._start(rt)
+        with self._app_context():
+            self._collect_static(rt)
+        self._seed(rt)
         return rt
+
+    def _app_context(self):
+        """Hooks are promised an application context; give them one when none is active."""
+        import contextlib
+
+        from flask import has_app_context
+
+        if self.app is None or has_app_context():
+            return contextlib.nullcontext()
+        return self.app.app_context()
 
     def _register(self, names: list[str]):
         """Register ``names`` on a fresh manager; return it and plugins refused (with why)."""
@@ -477,6 +509,8 @@ class PluginHost:
                 ("crm_menu_items", "id"),
                 ("crm_notification_channels", "name"),
                 ("crm_scheduled_jobs", "name"),
+                ("crm_notification_kinds", "name"),
+                ("crm_cli_commands", "name"),
             ):
                 for owner, item in probe.collect_with_owner(hook):
                     ident = (hook, getattr(item, key))
@@ -505,30 +539,53 @@ class PluginHost:
         for j in rt.collect("crm_scheduled_jobs"):
             rt.jobs[j.name] = j
 
-    def _start(self, rt: Runtime) -> None:
-        """Run ``crm_startup`` once per process for plugins that just became active, and
-        seed default grants for permissions seen for the first time."""
-        new = [n for n in rt.active if n not in self.started]
-        if not new:
-            return
-        caller = rt.pm.hook.crm_startup
-        impls = {i.plugin_name: i for i in caller.get_hookimpls()}
-        for name in new:
-            self.started.add(name)
-            impl = impls.get(name)
-            if impl is None:
-                continue
-            try:
-                with self.app.app_context():
-                    impl.function(app=self.app)
-            except Exception:
-                self.mark_broken(name, "crm_startup raised:\n" + traceback.format_exc(limit=8))
+    def _seed(self, rt: Runtime) -> None:
+        """Grant permissions seen for the first time to their default roles."""
         from .security import seed_permissions
 
         try:
             seed_permissions(self.db, rt)
         except Exception:  # a race with another process seeding the same rows is harmless
             log.warning("permission seeding skipped", exc_info=True)
+
+    def start_all(self, app) -> None:
+        """Run ``crm_startup(app)`` for every loadable plugin, once, while the app is being
+        created (Flask accepts wiring only then). A plugin that raises is refused (broken)."""
+        full = self.full_pm()
+        caller = full.pm.hook.crm_startup
+        impls = {i.plugin_name: i for i in caller.get_hookimpls()}
+        for name in full.active:
+            impl = impls.get(name)
+            if impl is None or name == HOST or name.startswith(HOST + "."):
+                continue
+            try:
+                with app.app_context():
+                    impl.function(app=app)
+            except Exception:
+                self.plugins[name].error = "crm_startup raised:\n" + traceback.format_exc(limit=8)
+                log.error("plugin %s failed to start", name, exc_info=True)
+        resolve(self.plugins)  # dependents of a plugin that failed to start are refused too
+
+    def collect_at_startup(self, hook_name: str, **kwargs) -> list[tuple[str, Any]]:
+        """Call a hook on every loadable plugin while the app is created. A plugin that
+        raises gets a load error (broken in ``crm modules list``) instead of a runtime one."""
+        full = self.full_pm()
+        caller = getattr(full.pm.hook, hook_name)
+        impls = {i.plugin_name: i for i in caller.get_hookimpls()}
+        out: list[tuple[str, Any]] = []
+        for name in full.active:
+            impl = impls.get(name)
+            if impl is None or name == HOST or name.startswith(HOST + "."):
+                continue
+            try:
+                res = impl.function(**{a: kwargs[a] for a in impl.argnames})
+            except Exception:
+                self.plugins[name].error = f"{hook_name} raised:\n" + traceback.format_exc(limit=8)
+                log.error("plugin %s failed in %s", name, hook_name, exc_info=True)
+                continue
+            out.extend((name, r) for r in (res or []))
+        resolve(self.plugins)
+        return out
 
     def all_loaded(self) -> list[str]:
         """Plugins that imported and resolved, enabled or not (their blueprints are served)."""
@@ -558,3 +615,17 @@ def bump_generation(session) -> None:
     )
     if res.rowcount == 0:
         session.add(HostState(id=1, generation=1))
+
+
+def current_runtime() -> Runtime:
+    """The runtime of the current request (or a fresh look outside requests)."""
+    from flask import current_app, g
+
+    rt = g.get("crm_runtime")
+    return rt if rt is not None else current_app.extensions["crm"].runtime()
+
+
+def is_active(name: str) -> bool:
+    """Whether the module ``name`` is enabled and healthy right now (for optional
+    integrations: "show the knowledge search only when knowledge is on")."""
+    return current_runtime().is_active(name)

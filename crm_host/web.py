@@ -37,6 +37,7 @@ from .security import (
 )
 
 bp = Blueprint("web", __name__)
+SEARCH_LIMIT = 10  # results shown per plugin in the global search
 
 
 def runtime():
@@ -139,8 +140,14 @@ def search():
     q = (request.args.get("q") or "").strip()[:200]
     groups: dict[str, list] = {}
     if q:
-        for r in runtime().collect("crm_search", query=q, user=current_user, limit=10):
-            groups.setdefault(str(r.kind), []).append(r)
+        per_plugin: dict[str, list] = {}
+        for owner, r in runtime().collect_with_owner(
+            "crm_search", query=q, user=current_user, limit=SEARCH_LIMIT
+        ):
+            per_plugin.setdefault(owner, []).append(r)
+        for results in per_plugin.values():  # a plugin answering too much is cut, best first
+            for r in sorted(results, key=lambda r: -r.score)[:SEARCH_LIMIT]:
+                groups.setdefault(str(r.kind), []).append(r)
     return render_template("crm/search.html", q=q, groups=groups)
 
 

@@ -158,3 +158,13 @@ def test_state_changes_are_audited(crm_cli, api):
         ("disable", "cli", "disabled"),
         ("enable", "cli", "enabled"),
     ]
+
+
+def test_table_ownership_respects_longer_prefixes():
+    from crm_host.migrate import owns
+
+    others = ["sales_report_", "customers_"]
+    assert owns("sales_deal", "sales_", others)
+    assert not owns("sales_report_row", "sales_", others)
+    assert owns("sales_report_row", "sales_report_", ["sales_"])
+    assert not owns("customers_customer", "sales_", others)

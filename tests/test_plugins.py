@@ -119,11 +119,17 @@ def test_duplicate_permission_refuses_the_later_plugin(crm_app, enable_modules):
 
 @pytest.mark.plugins("alpha", "startup_fails")
 def test_startup_failure_marks_broken(crm_app, enable_modules, login):
-    enable_modules("alpha", "startup_fails")
-    rt = crm_app.extensions["crm"].plugins.current(force=True)
-    assert not rt.is_active("startup_fails")
-    assert "missing licence file" in modules.info(crm_app, "startup_fails").error
+    info = modules.info(crm_app, "startup_fails")
+    assert info.state == "broken" and "missing licence file" in info.error
+    with pytest.raises(ModuleError, match="crm_startup raised"):
+        enable_modules("startup_fails")
+    enable_modules("alpha")
     assert login("admin").get("/alpha/").status_code == 200
+
+
+def test_startup_may_register_template_filters(crm_app):
+    """crm_startup runs before the first request, when Flask still accepts wiring."""
+    assert "alpha_shout" in crm_app.jinja_env.filters
 
 
 @pytest.mark.plugins("alpha", "widget_raises")
@@ -135,10 +141,14 @@ def test_hook_raising_at_runtime_marks_broken_and_page_still_works(crm_app, enab
     assert "alpha-count" in resp.get_data(as_text=True)  # alpha's widget still shown
     info = modules.info(crm_app, "widget_raises")
     assert info.state == "broken" and "division by zero" in info.error
-    # Its menu is gone on the next request; re-enabling clears the error.
+    # Its menu is gone on the next request; a restart does not revive it (the error is
+    # stored for every process); re-enabling clears the error.
     assert 'data-menu-id="widget_raises"' not in client.get("/").get_data(as_text=True)
+    crm_app.extensions["crm"].plugins.sync_installed()
+    assert modules.info(crm_app, "widget_raises").state == "broken"
     modules.enable(crm_app, "widget_raises")
     assert modules.info(crm_app, "widget_raises").state == "enabled"
+    assert 'data-menu-id="widget_raises"' in client.get("/").get_data(as_text=True)
 
 
 def test_hook_order_is_dependency_then_name(crm_app, enable_modules):

@@ -69,6 +69,7 @@ def upgrade():
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("version", sa.String(length=64), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("error_kind", sa.String(length=16), nullable=True),
         sa.Column("changed_at", crm_host.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("changed_by", sa.String(length=255), nullable=True),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_host_module")),

@@ -228,3 +228,8 @@ def crm_scheduled_jobs():
 @hookimpl
 def crm_demo_data(session, users, locale):
     session.add(Item(code="A-DEMO-1", name="示範項目", owner_id=users["sales"].id))
+
+
+@hookimpl
+def crm_startup(app):
+    app.add_template_filter(lambda v: f"{v}!".upper(), "alpha_shout")
