@@ -330,7 +330,13 @@ def role_edit(role_id):
         flash(_("Role saved."), "success")
         return redirect(url_for("admin.role_edit", role_id=role.id)), 303
     grants = {g.permission: g.effect for g in role.grants}
-    return render_template("crm/admin/role_edit.html", role=role, groups=groups, grants=grants)
+    host = current_app.extensions["crm"].plugins
+    labels = {"admin": _("Administration")}
+    for name, lp in host.plugins.items():
+        labels.setdefault(name, f"{name} · {lp.description}" if lp.description else name)
+    return render_template(
+        "crm/admin/role_edit.html", role=role, groups=groups, grants=grants, labels=labels
+    )
 
 
 # --- Numbering ---------------------------------------------------------------------------

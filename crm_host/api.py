@@ -80,9 +80,25 @@ def is_api_request() -> bool:
     return request.path.startswith("/api/")
 
 
+class ProblemSchema(ma.Schema):
+    """RFC 9457 problem details, as every error of this API is answered."""
+
+    type = ma.fields.String()
+    title = ma.fields.String()
+    status = ma.fields.Integer()
+    detail = ma.fields.String()
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.String()),
+        metadata={"description": "Messages per field, for bad input"},
+    )
+
+
 class Api(flask_smorest.Api):
     """flask-smorest's Api, answering errors as problem+json and documenting only the
     blueprints of modules that are enabled right now."""
+
+    ERROR_SCHEMA = ProblemSchema
 
     def handle_http_exception(self, error: HTTPException):
         if not is_api_request():

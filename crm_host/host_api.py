@@ -41,7 +41,7 @@ from .schemas import (
 )
 from .security import authenticate, create_token, grants_for, has_permission
 
-auth = Blueprint("auth_api", __name__, url_prefix="/api/v1/auth", description="Personal API tokens")
+auth = Blueprint("Auth", __name__, url_prefix="/api/v1/auth", description="Personal API tokens")
 people_api = Blueprint(
     "people_api",
     __name__,

@@ -19,8 +19,19 @@ PLUGINS_MD = ROOT / "docs" / "plugins.md"
 TESTING_PY = Path(crm_host.__file__).resolve().parent / "testing.py"
 
 SPEC_MARKER = f"{crm_host.PROJECT}_spec"  # what pluggy's HookspecMarker sets: "crm_spec"
-VALUE_TYPES = ("Plugin", "Permission", "MenuItem", "DashboardWidget", "Panel", "SearchResult",
-               "Entity", "NotificationKind", "Message", "Channel", "Job")
+VALUE_TYPES = (
+    "Plugin",
+    "Permission",
+    "MenuItem",
+    "DashboardWidget",
+    "Panel",
+    "SearchResult",
+    "Entity",
+    "NotificationKind",
+    "Message",
+    "Channel",
+    "Job",
+)
 
 
 def _doc() -> str:
@@ -87,7 +98,8 @@ def test_every_hookspec_is_documented_with_its_exact_signature(name):
     doc = _doc()
     assert sig in doc, f"docs/plugins.md does not mention `{sig}`"
     assert f"### `{sig}`" in doc.splitlines(), (
-        f"docs/plugins.md needs a heading line exactly: ### `{sig}`")
+        f"docs/plugins.md needs a heading line exactly: ### `{sig}`"
+    )
 
 
 def test_no_documented_hook_heading_is_stale():
@@ -113,8 +125,9 @@ def test_every_value_type_is_documented_with_its_fields(name):
     heading = f"### `{name}`"
     assert heading in sections, f"docs/plugins.md needs a section headed: {heading}"
     body = sections[heading]
-    missing = [f.name for f in dataclasses.fields(getattr(contract, name))
-               if f"`{f.name}`" not in body]
+    missing = [
+        f.name for f in dataclasses.fields(getattr(contract, name)) if f"`{f.name}`" not in body
+    ]
     assert not missing, f"fields of {name} not documented under its heading: {missing}"
 
 
@@ -125,7 +138,9 @@ def test_fixtures_are_found():
 
 @pytest.mark.parametrize("name", _fixtures())
 def test_every_fixture_is_documented(name):
-    assert f"`{name}`" in _doc(), f"fixture `{name}` (crm_host/testing.py) is not in docs/plugins.md"
+    assert f"`{name}`" in _doc(), (
+        f"fixture `{name}` (crm_host/testing.py) is not in docs/plugins.md"
+    )
 
 
 def test_hook_api_version_is_documented():
