@@ -3,6 +3,7 @@ permissions, modules, numbering rules, audit trail and deliveries."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import date
 
 from flask import current_app, g, request
@@ -65,8 +66,14 @@ def require(permission: str):
         abort(403, message=f"You need the permission '{permission}'.")
 
 
-def _people_error(exc: people.PeopleError):
-    abort(422, message=str(exc), errors={exc.field or "_schema": [str(exc)]})
+@contextmanager
+def refused_as_422(session):
+    """A business rule refusing the input rolls back and answers 422 naming the field."""
+    try:
+        yield
+    except people.PeopleError as exc:
+        session.rollback()
+        abort(422, message=str(exc), errors={exc.field or "_schema": [str(exc)]})
 
 
 # --- Tokens ------------------------------------------------------------------------------
@@ -180,11 +187,8 @@ def list_users(args):
 def create_user(args):
     require("admin.users")
     s = db_session()
-    try:
+    with refused_as_422(s):
         user = people.create_user(s, **args)
-    except people.PeopleError as exc:
-        s.rollback()
-        _people_error(exc)
     s.commit()
     return user
 
@@ -215,11 +219,8 @@ def update_user(args, user_id):
             message="You cannot deactivate yourself.",
             errors={"is_active": ["You cannot deactivate yourself."]},
         )
-    try:
+    with refused_as_422(s):
         people.update_user(s, user, **args)
-    except people.PeopleError as exc:
-        s.rollback()
-        _people_error(exc)
     s.commit()
     return user
 
@@ -239,11 +240,8 @@ def list_departments():
 def create_department(args):
     require("admin.users")
     s = db_session()
-    try:
+    with refused_as_422(s):
         d = people.create_department(s, args["name"], args.get("parent_id"), args.get("leader_id"))
-    except people.PeopleError as exc:
-        s.rollback()
-        _people_error(exc)
     s.commit()
     return d
 
@@ -265,11 +263,8 @@ def set_grant(args, name):
     if role is None:
         abort(404, message=f"No role named '{name}'.")
     effect = None if args["effect"] in (None, "none") else args["effect"]
-    try:
+    with refused_as_422(s):
         people.set_grant(s, role, args["permission"], effect, set(g.crm_runtime.permissions))
-    except people.PeopleError as exc:
-        s.rollback()
-        _people_error(exc)
     flag_modified(role, "label")
     s.commit()
     s.refresh(role)
