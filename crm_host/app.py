@@ -135,11 +135,28 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     plugins.start_all(app)
     plugins.app = app
 
+    if app.config["CRM_TRUSTED_PROXIES"]:
+        # Behind a load balancer: trust its X-Forwarded-* so throttling sees client addresses
+        # and redirects keep https.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = app.config["CRM_TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+    app.after_request(_security_headers)
     app.register_error_handler(StaleDataError, _stale_data)
     app.before_request(_gate)
     app.teardown_appcontext(close_session)
     app.context_processor(web.template_globals)
     return app
+
+
+def _security_headers(resp):
+    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+    resp.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    resp.headers.setdefault("Referrer-Policy", "same-origin")
+    if request.path.startswith("/api/v1/"):
+        resp.headers.setdefault("Cache-Control", "no-store")
+    return resp
 
 
 def _stale_data(exc):

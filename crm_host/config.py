@@ -23,6 +23,7 @@ DEFAULTS = {
     "CRM_SECURE_COOKIES": None,  # default: on in production
     "CRM_DEFAULT_LOCALE": "en",
     "CRM_SITE_NAME": "CRM",
+    "CRM_TRUSTED_PROXIES": 0,  # how many reverse proxies' X-Forwarded-* headers to trust
 }
 
 INT_KEYS = {
@@ -31,6 +32,7 @@ INT_KEYS = {
     "CRM_LOGIN_MAX_FAILURES_PER_IP",
     "CRM_LOGIN_WINDOW_SECONDS",
     "CRM_TOKEN_DAYS",
+    "CRM_TRUSTED_PROXIES",
 }
 FLOAT_KEYS = {"CRM_MODULE_POLL_SECONDS"}
 BOOL_KEYS = {"CRM_AUTO_MIGRATE", "CRM_DISCOVER_PLUGINS", "CRM_SECURE_COOKIES"}

@@ -167,3 +167,44 @@ def test_deactivated_user_cannot_sign_in_or_use_tokens(api, crm_app, crm_db):
     )
     assert r.status_code == 200
     assert script.get("/api/v1/me").status_code == 401
+
+
+def test_security_headers_and_proxy_fix(crm_app, make_user):
+    r = crm_app.test_client().get("/login")
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert crm_app.test_client().get("/api/v1/me").headers["Cache-Control"] == "no-store"
+
+
+def test_throttling_counts_the_forwarded_client_address(crm_database_url, tmp_path, make_user):
+    from crm_host.app import create_app
+
+    app = create_app(
+        {
+            "CRM_DATABASE_URL": crm_database_url,
+            "CRM_SECRET_KEY": "k" * 40,
+            "CRM_TRUSTED_PROXIES": 1,
+            "CRM_LOGIN_MAX_FAILURES_PER_IP": 2,
+            "CRM_DISCOVER_PLUGINS": False,
+        },
+        instance_path=str(tmp_path / "i"),
+    )
+    c = app.test_client()
+    for n in range(2):
+        c.post(
+            "/api/v1/auth/tokens",
+            json={"email": f"x{n}@example.com", "password": "wrong-pass"},
+            headers={"X-Forwarded-For": "203.0.113.7"},
+        )
+    r = c.post(
+        "/api/v1/auth/tokens",
+        json={"email": "y@example.com", "password": "wrong-pass"},
+        headers={"X-Forwarded-For": "203.0.113.7"},
+    )
+    assert r.status_code == 429
+    r = c.post(
+        "/api/v1/auth/tokens",
+        json={"email": "y@example.com", "password": "wrong-pass"},
+        headers={"X-Forwarded-For": "198.51.100.9"},
+    )
+    assert r.status_code == 401  # another client is not blocked
