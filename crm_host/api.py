@@ -21,6 +21,8 @@ never counts them all. Errors are ``application/problem+json``.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import flask_smorest
 import marshmallow as ma
 from flask import current_app, request
@@ -33,6 +35,33 @@ PROBLEM = "application/problem+json"
 
 class Blueprint(flask_smorest.Blueprint):
     """An API blueprint: registered on the REST API and documented in the OpenAPI document."""
+
+
+def require(permission: str) -> None:
+    """403 (problem+json) unless the current user holds ``permission``."""
+    from flask_login import current_user
+
+    from .security import has_permission
+
+    if not has_permission(current_user, permission):
+        abort(403, message=f"You need the permission '{permission}'.")
+
+
+@contextmanager
+def refusals(session, *errors: type[Exception]):
+    """Turn a business rule's refusal into a clean answer and roll back.
+
+    The exception's ``status`` (default 422) is the HTTP status; its ``field`` names the
+    input at fault, so clients get ``errors: {field: [message]}``."""
+    try:
+        yield
+    except errors as exc:
+        session.rollback()
+        status = getattr(exc, "status", 422) or 422
+        field = getattr(exc, "field", None) or "_schema"
+        if status == 422:
+            abort(422, message=str(exc), errors={field: [str(exc)]})
+        abort(status, message=str(exc))
 
 
 def public(view):

@@ -3,7 +3,6 @@ permissions, modules, numbering rules, audit trail and deliveries."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import date
 
 from flask import current_app, g, request
@@ -13,7 +12,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from . import modules as module_ops
 from . import numbering, people
-from .api import Blueprint, abort, page_schema, paginate, public
+from .api import Blueprint, abort, page_schema, paginate, public, refusals, require
 from .db import check_version
 from .db import session as db_session
 from .models import ApiToken, AuditEntry, Department, NumberingRule, OutboxMessage, Role, User
@@ -40,7 +39,7 @@ from .schemas import (
     UserSchema,
     UserUpdate,
 )
-from .security import authenticate, create_token, grants_for, has_permission
+from .security import authenticate, create_token, grants_for
 
 auth = Blueprint("Auth", __name__, url_prefix="/api/v1/auth", description="Personal API tokens")
 people_api = Blueprint(
@@ -61,19 +60,8 @@ def blueprints():
     return [auth, people_api, admin_api]
 
 
-def require(permission: str):
-    if not has_permission(current_user, permission):
-        abort(403, message=f"You need the permission '{permission}'.")
-
-
-@contextmanager
 def refused_as_422(session):
-    """A business rule refusing the input rolls back and answers 422 naming the field."""
-    try:
-        yield
-    except people.PeopleError as exc:
-        session.rollback()
-        abort(422, message=str(exc), errors={exc.field or "_schema": [str(exc)]})
+    return refusals(session, people.PeopleError)
 
 
 # --- Tokens ------------------------------------------------------------------------------

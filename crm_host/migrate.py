@@ -60,6 +60,14 @@ def run_env() -> None:
     connection = cfg.attributes["connection"]
 
     def include_object(obj, obj_name, type_, reflected, compare_to):
+        # Full-text objects a plugin manages by hand (FTS5 tables, tsvector columns and their
+        # indexes) have no model; autogenerate must not propose dropping them.
+        if (
+            reflected
+            and compare_to is None
+            and ("_fts" in (obj_name or "") or "search_vector" in (obj_name or ""))
+        ):
+            return False
         if type_ == "table":
             return owns(obj_name, prefix, others)
         table = getattr(obj, "table", None)

@@ -2,17 +2,7 @@
 modules). Installed product plugins are ignored here so the host is tested alone."""
 
 import pytest
-
-GOOD = {"alpha": "crm_test_plugins.alpha.plugin", "beta": "crm_test_plugins.beta"}
-
-
-def plugins(*names, **extra):
-    """CRM_EXTRA_PLUGINS for a test: named test plugins (module crm_test_plugins.<name>)."""
-    out = {}
-    for n in names:
-        out[n] = GOOD.get(n, f"crm_test_plugins.{n}")
-    out.update(extra)
-    return out
+from crm_test_plugins import plugins
 
 
 @pytest.fixture

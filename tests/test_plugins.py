@@ -3,14 +3,13 @@
 import textwrap
 
 import pytest
+from crm_test_plugins import plugins
 
 from crm_host import modules
 from crm_host.plugins import ModuleError, discover, resolve
 
 
 def _loaded(*names):
-    from conftest import plugins
-
     ps = discover(discover_installed=False, extra=plugins(*names))
     order = resolve(ps)
     return ps, order
@@ -46,8 +45,6 @@ def test_import_error_and_missing_manifest_and_host_version():
 
 
 def test_dependent_of_broken_plugin_is_refused():
-    from conftest import plugins
-
     ps = discover(False, plugins("beta", alpha="crm_test_plugins.raises_on_import"))
     resolve(ps)
     assert "requires 'alpha', which cannot be loaded" in ps["beta"].error

@@ -1,0 +1,857 @@
+"""Business rules of the customers module. Pages, API, CLI, importers and tests call these;
+nothing here knows about HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from flask import current_app, g
+from sqlalchemy import delete, func, or_, select, text, update
+
+from crm_host import audit, numbering
+from crm_host.db import check_version, utcnow
+from crm_host.models import User
+from crm_host.security import has_permission, in_scope, scope_filter
+
+from . import phones, search
+from .models import (
+    GRADES,
+    LIFECYCLE,
+    Category,
+    Contact,
+    Customer,
+    CustomerTag,
+    Phone,
+    SavedFilter,
+    Setting,
+    TimelineEntry,
+)
+
+ENTITY = "customers.customer"
+CONTACT_ENTITY = "customers.contact"
+NUMBER_KIND = "customer"
+DEFAULT_NUMBER_PATTERN = "C{yyyy}{seq:05}"
+DEFAULT_GRADE_SHARES = {"A": 70, "B": 20, "C": 10}
+DEFAULT_CATEGORIES = [
+    ("existing", "Existing customer"),
+    ("potential", "Potential customer"),
+    ("partner", "Partner"),
+    ("agent", "Agent"),
+]
+CUSTOMER_FIELDS = (
+    "name",
+    "short_name",
+    "category_id",
+    "grade",
+    "lifecycle",
+    "industry",
+    "region",
+    "province",
+    "city",
+    "address",
+    "postal_code",
+    "phone",
+    "fax",
+    "email",
+    "website",
+    "source",
+    "owner_id",
+    "credit_rating",
+    "tax_id",
+    "notes",
+)
+CONTACT_FIELDS = (
+    "code",
+    "name",
+    "department",
+    "title",
+    "phone",
+    "mobile",
+    "email",
+    "birthday",
+    "notes",
+    "is_primary",
+)
+
+
+class CustomerError(ValueError):
+    """A refused change; ``field`` names the input at fault."""
+
+    def __init__(self, message: str, field: str | None = None, status: int = 422):
+        super().__init__(message)
+        self.field = field
+        self.status = status
+
+
+# --- Settings and categories -------------------------------------------------------------
+
+
+def get_setting(session, key: str, default):
+    row = session.get(Setting, key)
+    return row.value if row is not None else default
+
+
+def set_setting(session, key: str, value) -> None:
+    row = session.get(Setting, key)
+    if row is None:
+        session.add(Setting(key=key, value=value))
+    else:
+        row.value = value
+
+
+def grade_shares(session) -> dict:
+    return dict(get_setting(session, "grade_shares", DEFAULT_GRADE_SHARES))
+
+
+def set_grade_shares(session, a: int, b: int, c: int) -> dict:
+    if any(not isinstance(x, int) or x < 0 or x > 100 for x in (a, b, c)) or a + b + c != 100:
+        raise CustomerError(
+            "The A, B and C shares are whole percentages adding up to 100.", "grade_shares"
+        )
+    value = {"A": a, "B": b, "C": c}
+    set_setting(session, "grade_shares", value)
+    return value
+
+
+def ensure_default_categories(session) -> None:
+    if session.scalar(select(func.count()).select_from(Category)) == 0:
+        for i, (code, name) in enumerate(DEFAULT_CATEGORIES):
+            session.add(Category(code=code, name=name, position=(i + 1) * 10))
+        session.flush()
+
+
+def categories(session, active_only: bool = False) -> list[Category]:
+    stmt = select(Category).order_by(Category.position, Category.id)
+    if active_only:
+        stmt = stmt.where(Category.is_active.is_(True))
+    return list(session.scalars(stmt))
+
+
+def save_category(
+    session,
+    code: str,
+    name: str,
+    position: int = 100,
+    is_active: bool = True,
+    category: Category | None = None,
+) -> Category:
+    code = (code or "").strip().lower()
+    name = (name or "").strip()
+    if not code or len(code) > 32 or not code.replace("_", "").isalnum():
+        raise CustomerError("A code of letters, digits or _ (at most 32) is required.", "code")
+    if not name or len(name) > 64:
+        raise CustomerError("A name of 1 to 64 characters is required.", "name")
+    clash = session.scalar(select(Category).where(Category.code == code))
+    if clash is not None and clash is not category:
+        raise CustomerError(f"The category code '{code}' is taken.", "code")
+    before = audit.snapshot(category) if category else None
+    if category is None:
+        category = Category(code=code, name=name, position=position, is_active=is_active)
+        session.add(category)
+    else:
+        category.code, category.name = code, name
+        category.position, category.is_active = position, is_active
+    session.flush()
+    audit.record(
+        session, "customers.category", category, "update" if before else "create", before=before
+    )
+    return category
+
+
+# --- Reading -----------------------------------------------------------------------------
+
+
+@dataclass
+class Filters:
+    q: str | None = None
+    category_id: int | None = None
+    region: str | None = None
+    province: str | None = None
+    city: str | None = None
+    industry: str | None = None
+    grade: str | None = None
+    lifecycle: str | None = None
+    owner_id: int | None = None
+    tag: str | None = None
+    trash: bool = False
+
+    @classmethod
+    def from_args(cls, args: dict) -> Filters:
+        return cls(
+            **{k: args.get(k) for k in cls.__dataclass_fields__ if args.get(k) not in (None, "")}
+        )
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v not in (None, "", False)}
+
+
+def _search_condition(session, q: str):
+    """A condition the database answers from its own full-text index."""
+    q = q.strip()[:100]
+    digits = "".join(ch for ch in q if ch.isdigit())
+    conds = []
+    # Something that looks like a phone number: also match by number, in any written form.
+    if len(digits) >= 6 and len(digits) >= len(q.replace(" ", "")) - 4:
+        ids = phone_match_ids(session, q)
+        if ids is not None:
+            conds.append(Customer.id.in_(ids))
+    if session.bind.dialect.name == "postgresql":
+        tsq = search.pg_tsquery(q)
+        if tsq:
+            conds.append(
+                text("customers_customer.search_vector @@ to_tsquery('simple', :tsq)").bindparams(
+                    tsq=tsq
+                )
+            )
+    else:
+        match = search.fts5_match(q)
+        if match:
+            conds.append(
+                Customer.id.in_(
+                    select(text("rowid"))
+                    .select_from(text("customers_customer_fts"))
+                    .where(text("customers_customer_fts MATCH :m").bindparams(m=match))
+                )
+            )
+    if not conds:
+        return Customer.id.is_(None)
+    return or_(*conds)
+
+
+def customer_query(session, user, filters: Filters):
+    """The SELECT for a customer list: the user's scope, then the filters."""
+    stmt = select(Customer)
+    cond = scope_filter(user, Customer.owner_id, Customer.department_id)
+    if cond is not None:
+        stmt = stmt.where(cond)
+    stmt = stmt.where(
+        Customer.deleted_at.is_not(None) if filters.trash else Customer.deleted_at.is_(None)
+    )
+    for attr in (
+        "category_id",
+        "region",
+        "province",
+        "city",
+        "industry",
+        "grade",
+        "lifecycle",
+        "owner_id",
+    ):
+        value = getattr(filters, attr)
+        if value not in (None, ""):
+            stmt = stmt.where(getattr(Customer, attr) == value)
+    if filters.tag:
+        stmt = stmt.where(
+            Customer.id.in_(
+                select(CustomerTag.customer_id).where(
+                    CustomerTag.tag == filters.tag.strip().lower()
+                )
+            )
+        )
+    if filters.q and filters.q.strip():
+        stmt = stmt.where(_search_condition(session, filters.q))
+    return stmt
+
+
+SORTABLE = {
+    "name": Customer.name,
+    "code": Customer.code,
+    "created_at": Customer.created_at,
+    "updated_at": Customer.updated_at,
+    "grade": Customer.grade,
+    "revenue": Customer.revenue,
+    "id": Customer.id,
+}
+
+
+def get_customer(session, user, customer_id: int, include_deleted: bool = False) -> Customer | None:
+    """The customer if it exists and ``user`` may see it; otherwise None (callers answer 404)."""
+    c = session.get(Customer, customer_id)
+    if c is None or (c.deleted_at is not None and not include_deleted):
+        return None
+    if not in_scope(user, c, "owner_id", "department_id"):
+        return None
+    return c
+
+
+def get_contact(session, user, contact_id: int) -> Contact | None:
+    ct = session.get(Contact, contact_id)
+    if ct is None or ct.deleted_at is not None:
+        return None
+    if get_customer(session, user, ct.customer_id) is None:
+        return None
+    return ct
+
+
+# --- Writing -----------------------------------------------------------------------------
+
+
+def _clean(data: dict, fields: Iterable[str]) -> dict:
+    out = {}
+    for k in fields:
+        if k in data:
+            v = data[k]
+            if isinstance(v, str):
+                v = v.strip() or None
+            out[k] = v
+    return out
+
+
+def _check_refs(session, user, data: dict, customer: Customer | None) -> None:
+    if data.get("category_id") is not None and session.get(Category, data["category_id"]) is None:
+        raise CustomerError("Unknown category.", "category_id")
+    if data.get("grade") not in (None, *GRADES):
+        raise CustomerError("Grade is A, B or C.", "grade")
+    if "lifecycle" in data and data["lifecycle"] not in LIFECYCLE:
+        raise CustomerError(f"Lifecycle is one of {', '.join(LIFECYCLE)}.", "lifecycle")
+    if "owner_id" in data and data["owner_id"] is not None:
+        owner = session.get(User, data["owner_id"])
+        if owner is None or not owner.is_active:
+            raise CustomerError("Unknown or inactive owner.", "owner_id")
+        current = customer.owner_id if customer else user.id
+        if data["owner_id"] != current and not has_permission(user, "customers.transfer"):
+            raise CustomerError(
+                "Giving a customer to someone else needs 'customers.transfer'.",
+                "owner_id",
+                status=403,
+            )
+    for key in ("phone", "fax"):
+        if data.get(key) and phones.normalise(data[key]) is None:
+            raise CustomerError("Not a phone number.", key)
+
+
+def _reindex(session, customer: Customer) -> None:
+    customer.search_text = search.index_text(
+        customer.name,
+        customer.short_name,
+        customer.code,
+        customer.email,
+        *(phones.national_digits(e) for e in filter(None, (phones.normalise(customer.phone),))),
+    )
+    session.execute(
+        delete(Phone).where(Phone.customer_id == customer.id, Phone.contact_id.is_(None))
+    )
+    for kind in ("phone", "fax"):
+        e = phones.normalise(getattr(customer, kind))
+        if e:
+            session.add(
+                Phone(
+                    customer_id=customer.id, e164=e, digits_rev=phones.reversed_digits(e), kind=kind
+                )
+            )
+
+
+def _reindex_contact(session, contact: Contact) -> None:
+    session.execute(delete(Phone).where(Phone.contact_id == contact.id))
+    if contact.deleted_at is not None:
+        return
+    for kind in ("phone", "mobile"):
+        e = phones.normalise(getattr(contact, kind))
+        if e:
+            session.add(
+                Phone(
+                    customer_id=contact.customer_id,
+                    contact_id=contact.id,
+                    e164=e,
+                    digits_rev=phones.reversed_digits(e),
+                    kind=kind,
+                )
+            )
+
+
+def set_tags(customer: Customer, tags: Iterable[str]) -> None:
+    clean = sorted({t.strip().lower()[:40] for t in tags if t and t.strip()})
+    if len(clean) > 30:
+        raise CustomerError("At most 30 tags.", "tags")
+    customer.tag_rows = [CustomerTag(customer_id=customer.id, tag=t) for t in clean]
+
+
+def create_customer(session, user, data: dict, code: str | None = None) -> Customer:
+    fields = _clean(data, CUSTOMER_FIELDS)
+    if not fields.get("name"):
+        raise CustomerError("A name is required.", "name")
+    _check_refs(session, user, fields, None)
+    owner_id = fields.pop("owner_id", None) or user.id
+    owner = session.get(User, owner_id)
+    c = Customer(
+        **fields,
+        owner_id=owner_id,
+        department_id=owner.department_id if owner else None,
+        code=code or numbering.next_code(session, NUMBER_KIND, DEFAULT_NUMBER_PATTERN),
+    )
+    c.lifecycle = c.lifecycle or "prospect"
+    session.add(c)
+    session.flush()
+    if "tags" in data:
+        set_tags(c, data.get("tags") or [])
+    _reindex(session, c)
+    audit.record(session, ENTITY, c, "create")
+    return c
+
+
+def update_customer(session, user, customer: Customer, data: dict) -> Customer:
+    check_version(customer, data.get("version"))
+    fields = _clean(data, CUSTOMER_FIELDS)
+    if "name" in fields and not fields["name"]:
+        raise CustomerError("A name is required.", "name")
+    _check_refs(session, user, fields, customer)
+    before = audit.snapshot(customer)
+    before["tags"] = customer.tags
+    for k, v in fields.items():
+        setattr(customer, k, v)
+    if "owner_id" in fields and fields["owner_id"] != before["owner_id"]:
+        owner = session.get(User, fields["owner_id"])
+        customer.department_id = owner.department_id
+    if "tags" in data:
+        set_tags(customer, data.get("tags") or [])
+    customer.updated_at = utcnow()
+    _reindex(session, customer)
+    entry = audit.record(session, ENTITY, customer, "update", before=before)
+    if before["tags"] != customer.tags:
+        entry.before = {**(entry.before or {}), "tags": before["tags"]}
+        entry.after = {**(entry.after or {}), "tags": customer.tags}
+    return customer
+
+
+def trash_customer(session, user, customer: Customer) -> None:
+    customer.deleted_at = utcnow()
+    audit.record(
+        session,
+        ENTITY,
+        customer,
+        "delete",
+        before={"deleted_at": None},
+        after={"deleted_at": customer.deleted_at.isoformat()},
+    )
+
+
+def restore_customer(session, user, customer: Customer) -> None:
+    customer.deleted_at = None
+    audit.record(session, ENTITY, customer, "restore", before={}, after={"deleted_at": None})
+
+
+# --- Contacts ----------------------------------------------------------------------------
+
+
+def create_contact(session, user, customer: Customer, data: dict) -> Contact:
+    fields = _clean(data, CONTACT_FIELDS)
+    if not fields.get("name"):
+        raise CustomerError("A name is required.", "name")
+    for key in ("phone", "mobile"):
+        if fields.get(key) and phones.normalise(fields[key]) is None:
+            raise CustomerError("Not a phone number.", key)
+    live = [c for c in customer.contacts if c.deleted_at is None]
+    ct = Contact(customer_id=customer.id, **fields)
+    if not live:
+        ct.is_primary = True  # the first contact is the primary one
+    session.add(ct)
+    session.flush()
+    if ct.is_primary:
+        _only_primary(session, ct)
+    _reindex_contact(session, ct)
+    audit.record(session, CONTACT_ENTITY, ct, "create")
+    return ct
+
+
+def _only_primary(session, contact: Contact) -> None:
+    session.execute(
+        update(Contact)
+        .where(
+            Contact.customer_id == contact.customer_id,
+            Contact.id != contact.id,
+            Contact.is_primary.is_(True),
+        )
+        .values(is_primary=False, version=Contact.version + 1)
+    )
+
+
+def update_contact(session, user, contact: Contact, data: dict) -> Contact:
+    check_version(contact, data.get("version"))
+    fields = _clean(data, CONTACT_FIELDS)
+    if "name" in fields and not fields["name"]:
+        raise CustomerError("A name is required.", "name")
+    for key in ("phone", "mobile"):
+        if fields.get(key) and phones.normalise(fields[key]) is None:
+            raise CustomerError("Not a phone number.", key)
+    if fields.get("is_primary") is False and contact.is_primary:
+        raise CustomerError("Make another contact primary instead.", "is_primary")
+    before = audit.snapshot(contact)
+    for k, v in fields.items():
+        setattr(contact, k, v)
+    session.flush()
+    if contact.is_primary:
+        _only_primary(session, contact)
+    _reindex_contact(session, contact)
+    audit.record(session, CONTACT_ENTITY, contact, "update", before=before)
+    return contact
+
+
+def trash_contact(session, user, contact: Contact) -> None:
+    contact.deleted_at = utcnow()
+    was_primary = contact.is_primary
+    contact.is_primary = False
+    session.flush()
+    _reindex_contact(session, contact)
+    if was_primary:  # promote the oldest remaining contact
+        nxt = session.scalar(
+            select(Contact)
+            .where(Contact.customer_id == contact.customer_id, Contact.deleted_at.is_(None))
+            .order_by(Contact.id)
+            .limit(1)
+        )
+        if nxt is not None:
+            nxt.is_primary = True
+    audit.record(
+        session,
+        CONTACT_ENTITY,
+        contact,
+        "delete",
+        before={"deleted_at": None},
+        after={"deleted_at": contact.deleted_at.isoformat()},
+    )
+
+
+def primary_contact(customer: Customer) -> Contact | None:
+    live = [c for c in customer.contacts if c.deleted_at is None]
+    return next((c for c in live if c.is_primary), live[0] if live else None)
+
+
+# --- Caller lookup and duplicates --------------------------------------------------------
+
+
+def phone_match_ids(session, raw: str):
+    """A sub-select of customer ids whose phones match ``raw`` in any written form, or None."""
+    e = phones.normalise(raw, current_app.config.get("CRM_PHONE_REGION", phones.DEFAULT_REGION))
+    if e is None:
+        return None
+    rev = phones.reversed_digits(e)
+    conds = [Phone.e164 == e]
+    if len(rev) >= 7:  # a local number without area code: match the end of stored numbers
+        conds.append(Phone.digits_rev.like(rev.replace("%", "") + "%"))
+    return select(Phone.customer_id).where(or_(*conds))
+
+
+def lookup_phone(session, user, raw: str, limit: int = 20) -> list[dict]:
+    """Customers and contacts (within the user's scope) with a phone matching ``raw``."""
+    e = phones.normalise(raw, current_app.config.get("CRM_PHONE_REGION", phones.DEFAULT_REGION))
+    if e is None:
+        raise CustomerError("Not a phone number.", "number")
+    rev = phones.reversed_digits(e)
+    conds = [Phone.e164 == e]
+    if len(rev) >= 7:
+        conds.append(Phone.digits_rev.like(rev + "%"))
+    stmt = (
+        select(Phone, Customer)
+        .join(Customer, Customer.id == Phone.customer_id)
+        .where(or_(*conds), Customer.deleted_at.is_(None))
+    )
+    cond = scope_filter(user, Customer.owner_id, Customer.department_id)
+    if cond is not None:
+        stmt = stmt.where(cond)
+    out, seen = [], set()
+    for ph, cust in session.execute(stmt.limit(limit * 3)):
+        key = (cust.id, ph.contact_id)
+        if key in seen:
+            continue
+        seen.add(key)
+        contact = session.get(Contact, ph.contact_id) if ph.contact_id else None
+        out.append({"customer": cust, "contact": contact, "phone": ph.e164, "exact": ph.e164 == e})
+    out.sort(key=lambda r: (not r["exact"], r["customer"].name))
+    return out[:limit]
+
+
+def find_duplicates(session, name=None, phone=None, email=None, exclude_id=None, limit=10):
+    """Customers that look like the same company: same name (ignoring case and spaces),
+    same phone in any form, or same email. Searches every customer, not only the caller's,
+    because a duplicate owned by a colleague is exactly what must be caught."""
+    conds = []
+    if name and name.strip():
+        conds.append(
+            func.lower(func.replace(Customer.name, " ", "")) == name.replace(" ", "").lower()
+        )
+    if email and email.strip():
+        conds.append(func.lower(Customer.email) == email.strip().lower())
+        conds.append(
+            Customer.id.in_(
+                select(Contact.customer_id).where(
+                    func.lower(Contact.email) == email.strip().lower()
+                )
+            )
+        )
+    if phone and phones.normalise(phone):
+        conds.append(
+            Customer.id.in_(select(Phone.customer_id).where(Phone.e164 == phones.normalise(phone)))
+        )
+    if not conds:
+        return []
+    stmt = select(Customer).where(or_(*conds), Customer.deleted_at.is_(None))
+    if exclude_id:
+        stmt = stmt.where(Customer.id != exclude_id)
+    return list(session.scalars(stmt.order_by(Customer.id).limit(limit)))
+
+
+# --- Merge and handover ------------------------------------------------------------------
+
+
+def _runtime():
+    return g.get("crm_runtime") or current_app.extensions["crm"].runtime()
+
+
+def merge(session, user, target: Customer, source: Customer) -> Customer:
+    """Merge ``source`` into ``target`` (CUS-9): contacts, phones, tags and timeline move;
+    empty fields of the target are filled from the source; other modules repoint their
+    records through ``crm_customers_merged``; the source is deleted. Audited."""
+    if target.id == source.id:
+        raise CustomerError("Choose two different customers.", "source_id")
+    before_source = audit.snapshot(source)
+    before_target = audit.snapshot(target)
+    for f in CUSTOMER_FIELDS:
+        if getattr(target, f) in (None, "") and getattr(source, f) not in (None, ""):
+            setattr(target, f, getattr(source, f))
+    had_primary = primary_contact(target) is not None
+    session.execute(
+        update(Contact)
+        .where(Contact.customer_id == source.id)
+        .values(
+            customer_id=target.id,
+            is_primary=False if had_primary else Contact.is_primary,
+            version=Contact.version + 1,
+        )
+    )
+    session.execute(
+        update(Phone).where(Phone.customer_id == source.id).values(customer_id=target.id)
+    )
+    session.execute(
+        update(TimelineEntry)
+        .where(TimelineEntry.customer_id == source.id)
+        .values(customer_id=target.id)
+    )
+    set_tags(target, set(target.tags) | set(source.tags))
+    _runtime().collect(
+        "crm_customers_merged", session=session, source_id=source.id, target_id=target.id, user=user
+    )
+    add_timeline(
+        session,
+        target.id,
+        "merge",
+        f"Merged {source.code} {source.name} into this customer",
+        user_id=user.id,
+        data={"source": before_source},
+    )
+    session.flush()
+    session.expire(target, ["contacts"])
+    _reindex(session, target)
+    audit.record(
+        session,
+        ENTITY,
+        target,
+        "merge",
+        before=before_target,
+        after={**audit.snapshot(target), "merged_from": source.id},
+    )
+    audit.record(
+        session,
+        ENTITY,
+        source,
+        "merged_away",
+        before=before_source,
+        after={"merged_into": target.id},
+    )
+    session.delete(source)
+    session.flush()
+    return target
+
+
+def handover(session, user, customers: list[Customer], to_owner_id: int, note: str = "") -> int:
+    """Give customers to another owner (CUS-10); other modules follow through a hook."""
+    if not has_permission(user, "customers.transfer"):
+        raise CustomerError("Handing customers over needs 'customers.transfer'.", status=403)
+    new_owner = session.get(User, to_owner_id)
+    if new_owner is None or not new_owner.is_active:
+        raise CustomerError("Unknown or inactive owner.", "owner_id")
+    previous = {}
+    for c in customers:
+        if c.owner_id == to_owner_id:
+            continue
+        previous[c.id] = c.owner_id
+        before = {"owner_id": c.owner_id, "department_id": c.department_id}
+        c.owner_id = to_owner_id
+        c.department_id = new_owner.department_id
+        audit.record(
+            session,
+            ENTITY,
+            c,
+            "handover",
+            before=before,
+            after={"owner_id": to_owner_id, "department_id": new_owner.department_id},
+        )
+        add_timeline(
+            session,
+            c.id,
+            "handover",
+            f"Handed over to {new_owner.name}",
+            body=note or None,
+            user_id=user.id,
+            data={"from": before["owner_id"]},
+        )
+    if previous:
+        _runtime().collect(
+            "crm_customers_handed_over",
+            session=session,
+            customer_ids=list(previous),
+            from_owner_ids=previous,
+            to_owner_id=to_owner_id,
+            user=user,
+        )
+    session.flush()
+    return len(previous)
+
+
+# --- Timeline ----------------------------------------------------------------------------
+
+
+def add_timeline(
+    session,
+    customer_id: int,
+    kind: str,
+    title: str,
+    body: str | None = None,
+    user_id: int | None = None,
+    module: str = "customers",
+    data: dict | None = None,
+):
+    """Add an entry to a customer's timeline (other modules call this too)."""
+    entry = TimelineEntry(
+        customer_id=customer_id,
+        kind=kind,
+        title=title[:255],
+        body=body,
+        user_id=user_id,
+        module=module,
+        data=data,
+    )
+    session.add(entry)
+    return entry
+
+
+def timeline(session, customer: Customer, user, limit: int = 50) -> list[dict]:
+    rows = session.scalars(
+        select(TimelineEntry)
+        .where(TimelineEntry.customer_id == customer.id)
+        .order_by(TimelineEntry.at.desc(), TimelineEntry.id.desc())
+        .limit(limit)
+    )
+    users = {}
+    out = []
+    for r in rows:
+        if r.user_id and r.user_id not in users:
+            users[r.user_id] = session.get(User, r.user_id)
+        out.append(
+            {
+                "at": r.at,
+                "kind": r.kind,
+                "title": r.title,
+                "body": r.body,
+                "url": None,
+                "module": r.module,
+                "user": users.get(r.user_id),
+            }
+        )
+    for extra in _runtime().collect(
+        "crm_customer_timeline", customer=customer, user=user, limit=limit
+    ):
+        out.append({"module": "", "user": None, "url": None, "body": None, **extra})
+    out.sort(key=lambda e: e["at"], reverse=True)
+    return out[:limit]
+
+
+# --- Grading -----------------------------------------------------------------------------
+
+
+def regrade(session, since: date | None = None, until: date | None = None) -> dict:
+    """ABC grading by cumulative revenue share (CUS-5). Revenue comes from other modules
+    through ``crm_customer_revenue``; the A customers make the first ``A``% of revenue, B the
+    next ``B``%, C the rest. Customers without revenue are graded C."""
+    shares = grade_shares(session)
+    totals: dict[int, Decimal] = {}
+    for answer in _runtime().collect(
+        "crm_customer_revenue", session=session, since=since, until=until
+    ):
+        for cid, amount in (answer or {}).items():
+            totals[cid] = totals.get(cid, Decimal(0)) + Decimal(str(amount or 0))
+    grand = sum(v for v in totals.values() if v > 0) or Decimal(0)
+    a_limit = Decimal(shares["A"]) / 100
+    b_limit = Decimal(shares["A"] + shares["B"]) / 100
+    grades: dict[int, str] = {}
+    running = Decimal(0)
+    for cid, amount in sorted(totals.items(), key=lambda kv: (-kv[1], kv[0])):
+        if amount <= 0 or grand == 0:
+            continue
+        share_before = running / grand
+        grades[cid] = "A" if share_before < a_limit else "B" if share_before < b_limit else "C"
+        running += amount
+    now = utcnow()
+    session.execute(
+        update(Customer)
+        .where(Customer.deleted_at.is_(None))
+        .values(grade="C", revenue=0, graded_at=now)
+    )
+    counts = {"A": 0, "B": 0, "C": 0}
+    for cid, grade in grades.items():
+        session.execute(
+            update(Customer)
+            .where(Customer.id == cid)
+            .values(grade=grade, revenue=totals[cid], graded_at=now)
+        )
+        session.execute(
+            update(Customer)
+            .where(Customer.id == cid, Customer.lifecycle == "prospect")
+            .values(lifecycle="first_purchase")
+        )
+        counts[grade] += 1
+    counts["C"] = session.scalar(
+        select(func.count())
+        .select_from(Customer)
+        .where(Customer.deleted_at.is_(None), Customer.grade == "C")
+    )
+    return {"counts": counts, "revenue": str(grand), "shares": shares}
+
+
+def grade_distribution(session, user) -> dict:
+    stmt = select(Customer.grade, func.count()).where(Customer.deleted_at.is_(None))
+    cond = scope_filter(user, Customer.owner_id, Customer.department_id)
+    if cond is not None:
+        stmt = stmt.where(cond)
+    rows = dict(session.execute(stmt.group_by(Customer.grade)).all())
+    return {g: rows.get(g, 0) for g in (*GRADES, None)}
+
+
+# --- Saved filters -----------------------------------------------------------------------
+
+
+def save_filter(session, user, name: str, query: dict) -> SavedFilter:
+    name = (name or "").strip()
+    if not name or len(name) > 80:
+        raise CustomerError("A name of 1 to 80 characters is required.", "name")
+    allowed = set(Filters.__dataclass_fields__) - {"trash"}
+    clean = {k: v for k, v in (query or {}).items() if k in allowed and v not in (None, "")}
+    count = session.scalar(
+        select(func.count()).select_from(SavedFilter).where(SavedFilter.user_id == user.id)
+    )
+    if count >= 50:
+        raise CustomerError("At most 50 saved filters per person.", "name")
+    f = SavedFilter(user_id=user.id, name=name, query=clean)
+    session.add(f)
+    session.flush()
+    return f
+
+
+def saved_filters(session, user) -> list[SavedFilter]:
+    return list(
+        session.scalars(
+            select(SavedFilter).where(SavedFilter.user_id == user.id).order_by(SavedFilter.name)
+        )
+    )
