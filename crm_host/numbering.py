@@ -102,6 +102,31 @@ def next_code(
     return render(pattern, value, today)
 
 
+def next_codes(session, kind: str, count: int, default_pattern: str | None = None,
+               today: date | None = None) -> list[str]:
+    """Allocate ``count`` consecutive codes in one statement (bulk imports)."""
+    if count <= 0:
+        return []
+    today = today or date.today()
+    pattern = pattern_for(session, kind, default_pattern)
+    period = _period(pattern, today)
+    stmt = (
+        update(NumberSequence)
+        .where(NumberSequence.kind == kind, NumberSequence.period == period)
+        .values(value=NumberSequence.value + count)
+        .returning(NumberSequence.value)
+    )
+    last = session.execute(stmt).scalar()
+    if last is None:
+        try:
+            with session.begin_nested():
+                session.add(NumberSequence(kind=kind, period=period, value=count))
+            last = count
+        except IntegrityError:
+            last = session.execute(stmt).scalar()
+    return [render(pattern, n, today) for n in range(last - count + 1, last + 1)]
+
+
 def preview(pattern: str, today: date | None = None) -> str:
     validate_pattern(pattern)
     return render(pattern, 1, today or date.today())

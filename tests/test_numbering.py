@@ -111,3 +111,12 @@ def test_concurrent_creation_gives_unique_codes(crm_app):
     assert not errors
     assert len(codes) == 200 and len(set(codes)) == 200
     assert max(codes).endswith("00200")
+
+
+def test_bulk_allocation_continues_the_sequence(crm_app, crm_db):
+    numbering.next_code(crm_db, "bulk", "B{seq:04}")
+    codes = numbering.next_codes(crm_db, "bulk", 3, "B{seq:04}")
+    assert codes == ["B0002", "B0003", "B0004"]
+    assert numbering.next_code(crm_db, "bulk", "B{seq:04}") == "B0005"
+    assert numbering.next_codes(crm_db, "fresh", 2, "F{seq}") == ["F1", "F2"]
+    assert numbering.next_codes(crm_db, "fresh", 0) == []
