@@ -102,8 +102,9 @@ def next_code(
     return render(pattern, value, today)
 
 
-def next_codes(session, kind: str, count: int, default_pattern: str | None = None,
-               today: date | None = None) -> list[str]:
+def next_codes(
+    session, kind: str, count: int, default_pattern: str | None = None, today: date | None = None
+) -> list[str]:
     """Allocate ``count`` consecutive codes in one statement (bulk imports)."""
     if count <= 0:
         return []

@@ -11,6 +11,7 @@ from markupsafe import Markup, escape
 def chart(option: dict, height: int = 260, label: str = "") -> Markup:
     """An ECharts chart. ``option`` is a plain ECharts option dict (JSON-serialisable);
     ``crm.js`` initialises every ``[data-chart]`` element on the page."""
+    option = {"animationDuration": 300, **option}
     data = escape(json.dumps(option, ensure_ascii=False, default=str))
     return Markup(
         f'<div class="crm-chart" role="img" aria-label="{escape(label)}" '

@@ -186,6 +186,8 @@ def fill(session, users, locale: str = "zh_Hant", count: int = 300) -> None:
                 "lifecycle": rng.choice(
                     ["prospect", "first_purchase", "repeat", "loyal", "at_risk"]
                 ),
+                # Set by hand until a sales module reports revenue for ABC grading.
+                "grade": rng.choices(["A", "B", "C", None], weights=[15, 30, 45, 10])[0],
                 "industry": rng.choice(INDUSTRY[loc]),
                 "region": region,
                 "city": city,

@@ -187,6 +187,11 @@ def regrade_cmd():
     with current_app.extensions["crm"].db.session_scope() as s:
         res = services.regrade(s)
     c = res["counts"]
+    if res.get("skipped"):
+        click.echo(
+            f"Grades kept as they are: {res['skipped']} (A {c['A']}, B {c['B']}, C {c['C']})."
+        )
+        return
     click.echo(
         f"A {c['A']}, B {c['B']}, C {c['C']} (revenue {res['revenue']}, "
         f"shares {res['shares']['A']}/{res['shares']['B']}/{res['shares']['C']})"

@@ -232,3 +232,6 @@ class RegradeOut(ma.Schema):
     counts = fields.Dict()
     revenue = S()
     shares = fields.Dict()
+    skipped = S(
+        metadata={"description": "Why nothing was regraded, when no module reports revenue"}
+    )

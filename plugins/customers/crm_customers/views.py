@@ -255,7 +255,9 @@ def detail(customer_id):
         c=c,
         owner=owner,
         panels=panels,
-        contacts=[x for x in c.contacts if x.deleted_at is None],
+        contacts=sorted(
+            (x for x in c.contacts if x.deleted_at is None), key=lambda x: (not x.is_primary, x.id)
+        ),
         timeline=services.timeline(s, c, current_user),
         labels=_labels(),
         can_edit=has_permission(current_user, "customers.edit"),

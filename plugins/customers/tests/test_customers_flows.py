@@ -184,3 +184,12 @@ def test_demo_data(crm_app, customers, crm_cli, crm_db):
     assert crm_db.scalar(select(func.count()).select_from(Contact)) >= 300
     names = crm_db.scalars(select(Customer.name)).all()
     assert any("有限公司" in n for n in names) and any(n.isascii() for n in names)
+
+
+def test_regrade_keeps_manual_grades_without_a_revenue_source(api, enable_modules, crm_cli):
+    enable_modules("customers")  # without the revenue probe
+    admin = api("admin")
+    c = _create(admin, grade="A")
+    res = crm_cli("customers", "regrade")
+    assert res.exit_code == 0
+    assert admin.get(f"/api/v1/customers/{c['id']}").get_json()["grade"] == "A"
