@@ -2,56 +2,19 @@
 module in the admin area and see its menu go; phone width too. Screenshots land in
 test-artifacts/ for a human to look at."""
 
-import os
-import shutil
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
-CHROMIUM = shutil.which("chromium") or (
-    "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None
-)
-playwright = pytest.importorskip("playwright.sync_api")
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed"),
-]
+from crm_host.testing import browser_login
+
+pytestmark = [pytest.mark.browser]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-
-
-@pytest.fixture
-def live_server(crm_app):
-    server = make_server("127.0.0.1", 0, crm_app, threaded=True)
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-
-
-@pytest.fixture
-def browser():
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield b
-        b.close()
 
 
 def _shot(page, name):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-def _login(page, base, email):
-    page.goto(f"{base}/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", "password123")
-    page.click("[data-testid=login-submit]")
-    page.wait_for_url(f"{base}/")
 
 
 def test_menu_language_and_module_switch(live_server, browser, make_user, enable_modules, crm_app):
@@ -62,7 +25,7 @@ def test_menu_language_and_module_switch(live_server, browser, make_user, enable
     page = browser.new_page(viewport={"width": 1366, "height": 860})
     page.goto(f"{live_server}/login")
     _shot(page, "login-desktop-en")
-    _login(page, live_server, admin.email)
+    browser_login(page, live_server, admin.email)
     _shot(page, "dashboard-desktop-en")
 
     # Navigate by the menu.
@@ -106,7 +69,7 @@ def test_phone_width(live_server, browser, make_user, enable_modules):
     page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page.goto(f"{live_server}/login")
     _shot(page, "login-phone")
-    _login(page, live_server, user.email)
+    browser_login(page, live_server, user.email)
     # The sidebar is folded away; the menu button opens it.
     assert not page.locator("[data-menu-id=alpha]").is_visible()
     page.click("[data-bs-toggle=offcanvas]")
