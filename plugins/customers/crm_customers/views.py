@@ -97,8 +97,12 @@ def _form_data(form, field_defs) -> dict:
     return data
 
 
-def _choices(s):
-    owners = s.scalars(select(User).where(User.is_active.is_(True)).order_by(User.name)).all()
+def _choices(s, customer=None):
+    if has_permission(current_user, "customers.transfer"):
+        owners = s.scalars(select(User).where(User.is_active.is_(True)).order_by(User.name)).all()
+    else:  # without the right to give customers away, the owner stays who it is
+        owner = s.get(User, customer.owner_id) if customer else current_user
+        owners = [owner]
     return {
         "categories": services.categories(s, active_only=True),
         "owners": owners,
@@ -228,7 +232,7 @@ def edit(customer_id):
         errors=errors,
         customer=c,
         duplicates=[],
-        **_choices(s),
+        **_choices(s, c),
     ), status
 
 
