@@ -1,5 +1,6 @@
 #!/bin/sh
-# Refresh the host's translation catalogs (en, zh_Hant, zh_Hans).
+# Refresh the translation catalogs (en, zh_Hant, zh_Hans) of the host and of every plugin
+# under plugins/ that has a babel.cfg.
 #
 # Usage: run after changing user-visible strings (gettext _() / lazy_gettext _l()
 # in crm_host/*.py, {{ _('...') }} / {% trans %} in crm_host/templates/):
@@ -21,21 +22,31 @@ DIR=crm_host/translations
 POT=$DIR/messages.pot
 LOCALES="en zh_Hant zh_Hans"
 
-mkdir -p "$DIR"
+# catalog <source dir> <translations dir> <project> <babel.cfg>
+catalog() {
+    src=$1; dir=$2; project=$3; cfg=$4
+    mkdir -p "$dir"
+    pybabel extract -F "$cfg" -k _l -k lazy_gettext \
+        -o "$dir/messages.pot" --no-location --sort-output \
+        --project "$project" --ignore-dirs '.* ._ node_modules test-artifacts tests' "$src"
+    for loc in $LOCALES; do
+        if [ -f "$dir/$loc/LC_MESSAGES/messages.po" ]; then
+            # Keeps every existing translation; edited msgids come back "#, fuzzy"
+            # with the old translation and the previous msgid (#|) to review.
+            pybabel update -i "$dir/messages.pot" -d "$dir" -l "$loc" --previous --ignore-obsolete
+        else
+            pybabel init -i "$dir/messages.pot" -d "$dir" -l "$loc"
+        fi
+    done
+    pybabel compile -d "$dir" --statistics
+}
 
-# node_modules and friends are skipped: only crm_host/ matches babel.cfg anyway.
-pybabel extract -F babel.cfg -k _l -k lazy_gettext \
-    -o "$POT" --no-location --sort-output \
-    --project crm-host --ignore-dirs '.* ._ node_modules test-artifacts' .
+catalog . "$DIR" crm-host babel.cfg
 
-for loc in $LOCALES; do
-    if [ -f "$DIR/$loc/LC_MESSAGES/messages.po" ]; then
-        # Keeps every existing translation; edited msgids come back "#, fuzzy"
-        # with the old translation and the previous msgid (#|) to review.
-        pybabel update -i "$POT" -d "$DIR" -l "$loc" --previous --ignore-obsolete
-    else
-        pybabel init -i "$POT" -d "$DIR" -l "$loc"
-    fi
+# Each plugin keeps its own catalog in crm_<name>/translations (the host loads them all).
+for cfg in plugins/*/babel.cfg; do
+    [ -f "$cfg" ] || continue
+    plugin_dir=$(dirname "$cfg")
+    pkg=$(basename "$plugin_dir")
+    (cd "$plugin_dir" && catalog . "crm_$pkg/translations" "crm-$pkg" babel.cfg)
 done
-
-pybabel compile -d "$DIR" --statistics

@@ -9,6 +9,7 @@ from datetime import date
 from decimal import Decimal
 
 from flask import current_app, g
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, or_, select, text, update
 
 from crm_host import audit, numbering
@@ -35,6 +36,9 @@ CONTACT_ENTITY = "customers.contact"
 NUMBER_KIND = "customer"
 DEFAULT_NUMBER_PATTERN = "C{yyyy}{seq:05}"
 DEFAULT_GRADE_SHARES = {"A": 70, "B": 20, "C": 10}
+# The default categories' names are data, shown through gettext so each language reads them;
+# these markers put them in the catalog.
+_CATEGORY_NAMES = (_l("Existing customer"), _l("Potential customer"), _l("Partner"), _l("Agent"))
 DEFAULT_CATEGORIES = [
     ("existing", "Existing customer"),
     ("potential", "Potential customer"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -22,39 +23,39 @@ bp = Blueprint("customers", __name__, url_prefix="/customers", template_folder="
 PER_PAGE = 25
 
 FORM_FIELDS = [  # (name, label, kind, column width)
-    ("name", "Name", "text", 8),
-    ("short_name", "Short name", "text", 4),
-    ("category_id", "Category", "category", 4),
-    ("grade", "Grade", "grade", 4),
-    ("lifecycle", "Lifecycle stage", "lifecycle", 4),
-    ("industry", "Industry", "text", 4),
-    ("source", "Source", "text", 4),
-    ("owner_id", "Owner", "owner", 4),
-    ("region", "Region", "text", 4),
-    ("province", "Province", "text", 4),
-    ("city", "City", "text", 4),
-    ("address", "Address", "text", 8),
-    ("postal_code", "Postal code", "text", 4),
-    ("phone", "Phone", "text", 4),
-    ("fax", "Fax", "text", 4),
-    ("email", "Email", "email", 4),
-    ("website", "Website", "text", 6),
-    ("tax_id", "Tax id", "text", 3),
-    ("credit_rating", "Credit rating", "text", 3),
-    ("tags", "Tags", "tags", 12),
-    ("notes", "Notes", "textarea", 12),
+    ("name", _l("Name"), "text", 8),
+    ("short_name", _l("Short name"), "text", 4),
+    ("category_id", _l("Category"), "category", 4),
+    ("grade", _l("Grade"), "grade", 4),
+    ("lifecycle", _l("Lifecycle stage"), "lifecycle", 4),
+    ("industry", _l("Industry"), "text", 4),
+    ("source", _l("Source"), "text", 4),
+    ("owner_id", _l("Owner"), "owner", 4),
+    ("region", _l("Region"), "text", 4),
+    ("province", _l("Province"), "text", 4),
+    ("city", _l("City"), "text", 4),
+    ("address", _l("Address"), "text", 8),
+    ("postal_code", _l("Postal code"), "text", 4),
+    ("phone", _l("Phone"), "text", 4),
+    ("fax", _l("Fax"), "text", 4),
+    ("email", _l("Email"), "email", 4),
+    ("website", _l("Website"), "text", 6),
+    ("tax_id", _l("Tax id"), "text", 3),
+    ("credit_rating", _l("Credit rating"), "text", 3),
+    ("tags", _l("Tags"), "tags", 12),
+    ("notes", _l("Notes"), "textarea", 12),
 ]
 CONTACT_FORM = [
-    ("name", "Name", "text", 6),
-    ("code", "Code", "text", 6),
-    ("department", "Department", "text", 6),
-    ("title", "Title", "text", 6),
-    ("phone", "Phone", "text", 4),
-    ("mobile", "Mobile", "text", 4),
-    ("email", "Email", "email", 4),
-    ("birthday", "Birthday", "date", 4),
-    ("is_primary", "Primary contact", "check", 8),
-    ("notes", "Notes", "textarea", 12),
+    ("name", _l("Name"), "text", 6),
+    ("code", _l("Code"), "text", 6),
+    ("department", _l("Department"), "text", 6),
+    ("title", _l("Title"), "text", 6),
+    ("phone", _l("Phone"), "text", 4),
+    ("mobile", _l("Mobile"), "text", 4),
+    ("email", _l("Email"), "email", 4),
+    ("birthday", _l("Birthday"), "date", 4),
+    ("is_primary", _l("Primary contact"), "check", 8),
+    ("notes", _l("Notes"), "textarea", 12),
 ]
 
 
