@@ -23,7 +23,8 @@ DEFAULTS = {
     "CRM_SECURE_COOKIES": None,  # default: on in production
     "CRM_DEFAULT_LOCALE": "en",
     "CRM_SITE_NAME": "CRM",
-    "CRM_TRUSTED_PROXIES": 0,  # how many reverse proxies' X-Forwarded-* headers to trust
+    "CRM_TRUSTED_PROXIES": 0,
+    "CRM_PHONE_REGION": "CN",  # country assumed for phone numbers written without one  # how many reverse proxies' X-Forwarded-* headers to trust
 }
 
 INT_KEYS = {
