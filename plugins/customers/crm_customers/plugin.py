@@ -59,9 +59,9 @@ def crm_entities():
 
 @hookimpl
 def crm_blueprints():
-    from . import api, views
+    from . import api, outreach_api, outreach_views, views
 
-    return [views.bp, api.blp]
+    return [views.bp, api.blp, outreach_views.bp, outreach_api.api_blp]
 
 
 @hookimpl
