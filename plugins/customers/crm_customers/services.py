@@ -526,6 +526,13 @@ def primary_contact(customer: Customer) -> Contact | None:
 # --- Caller lookup and duplicates --------------------------------------------------------
 
 
+def _starts_with(column, prefix: str):
+    """``column LIKE 'prefix%'`` as a range, so the B-tree index serves it everywhere
+    (SQLite's LIKE is case-insensitive and cannot use a plain index)."""
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return (column >= prefix) & (column < upper)
+
+
 def phone_match_ids(session, raw: str):
     """A sub-select of customer ids whose phones match ``raw`` in any written form, or None."""
     e = phones.normalise(raw, current_app.config.get("CRM_PHONE_REGION", phones.DEFAULT_REGION))
@@ -534,7 +541,7 @@ def phone_match_ids(session, raw: str):
     rev = phones.reversed_digits(e)
     conds = [Phone.e164 == e]
     if len(rev) >= 7:  # a local number without area code: match the end of stored numbers
-        conds.append(Phone.digits_rev.like(rev.replace("%", "") + "%"))
+        conds.append(_starts_with(Phone.digits_rev, rev))
     return select(Phone.customer_id).where(or_(*conds))
 
 
@@ -546,7 +553,7 @@ def lookup_phone(session, user, raw: str, limit: int = 20) -> list[dict]:
     rev = phones.reversed_digits(e)
     conds = [Phone.e164 == e]
     if len(rev) >= 7:
-        conds.append(Phone.digits_rev.like(rev + "%"))
+        conds.append(_starts_with(Phone.digits_rev, rev))
     stmt = (
         select(Phone, Customer)
         .join(Customer, Customer.id == Phone.customer_id)
