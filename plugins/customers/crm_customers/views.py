@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import marshmallow as ma
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import select
 
 from crm_host.api import count_capped, parse_sort
@@ -504,10 +515,16 @@ def grade_widget_html() -> str:
     }
     total = sum(dist.values())
     if not total:
-        return f'<p class="text-body-secondary mb-0">{_("No customers yet.")}</p>'
-    link = url_for("customers.index")
-    return (
-        str(chart(option, height=240, label=_("Customers by grade")))
-        + f'<div class="small text-body-secondary text-center">{_("%(n)s customers", n=total)} · '
-        f'<a href="{link}">{_("Open the list")}</a></div>'
+        return str(
+            Markup('<p class="text-body-secondary mb-0">{}</p>').format(_("No customers yet."))
+        )
+    caption = Markup(
+        '<div class="small text-body-secondary text-center">{} · <a href="{}">{}</a></div>'
+    )
+    return str(chart(option, height=240, label=_("Customers by grade"))) + str(
+        caption.format(
+            ngettext("%(num)s customer", "%(num)s customers", total),
+            url_for("customers.index"),
+            _("Open the list"),
+        )
     )
