@@ -119,6 +119,11 @@ DEPTS = {
     "zh_Hans": ["采购部", "总经理室", "财务部", "研发部"],
     "en": ["Purchasing", "Management", "Finance", "R&D"],
 }
+DEMO_NOTE = {
+    "zh_Hant": "由示範資料建立",
+    "zh_Hans": "由示例数据创建",
+    "en": "Customer created from the demo data",
+}
 CATEGORY_NAMES = {
     "zh_Hant": {
         "existing": "現有客戶",
@@ -233,5 +238,5 @@ def fill(session, users, locale: str = "zh_Hant", count: int = 300) -> None:
                 },
             )
         services.add_timeline(
-            session, c.id, "note", "Customer created from the demo data", user_id=owner.id
+            session, c.id, "note", DEMO_NOTE.get(locale, DEMO_NOTE["en"]), user_id=owner.id
         )
