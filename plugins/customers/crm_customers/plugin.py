@@ -59,9 +59,16 @@ def crm_entities():
 
 @hookimpl
 def crm_blueprints():
-    from . import api, outreach_api, outreach_views, views
+    from . import api, outreach_api, outreach_views, transfer_api, transfer_views, views
 
-    return [views.bp, api.blp, outreach_views.bp, outreach_api.api_blp]
+    return [
+        views.bp,
+        api.blp,
+        outreach_views.bp,
+        outreach_api.api_blp,
+        transfer_views.bp,
+        transfer_api.api_blp,
+    ]
 
 
 @hookimpl
