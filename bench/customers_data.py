@@ -754,7 +754,7 @@ def gen_chunk(task) -> dict:
             for t in sorted(set(rng.sample(TAGS, rng.randint(1, 3)))):
                 tags.append((cid, t))
         n_tl = 12 if cid in gen.plants.values() else (rng.randint(1, 3) if rng.random() < 0.10 else 0)
-        for t in range(n_tl):
+        for _i in range(n_tl):
             at = row["created_at"] + timedelta(days=rng.uniform(0, 700))
             kind = rng.choice(["note", "call", "visit", "handover"])
             title = {
