@@ -306,8 +306,11 @@ def cases(meta, category_id: int) -> list[Case]:
             "duplicate check before a create (name + phone + email)",
             None,
             "/api/v1/customers/duplicates",
-            {"name": "北京海宇科技有限公司", "phone": "010 6212 3456",
-             "email": "info@haiyu-tech.com.cn"},
+            {
+                "name": "北京海宇科技有限公司",
+                "phone": "010 6212 3456",
+                "email": "info@haiyu-tech.com.cn",
+            },
         ),  # fmt: skip
         Case(
             "detail",
@@ -626,11 +629,13 @@ def bench_import(app, who: Who, rep: Report, args, sqlfile, log: SqlLog | None =
     t_csv = perf() - t
     size_note = (
         f"; with all 18 columns the file is {full_size / 2**20:.1f} MiB, over the "
-        f"{limit / 2**20:.0f} MiB upload limit, so {', '.join(dropped)} were left out"
+        f"{limit / 2**20:.0f} MiB upload limit, so the column{'s' if len(dropped) > 1 else ''} {', '.join(dropped)} {'were' if len(dropped) > 1 else 'was'} left out"
         if dropped
         else ""
     )
-    print(f"  import CSV: {n_rows:,} rows, {len(payload) / 2**20:.1f} MiB{size_note} ({t_csv:.1f} s)")
+    print(
+        f"  import CSV: {n_rows:,} rows, {len(payload) / 2**20:.1f} MiB{size_note} ({t_csv:.1f} s)"
+    )
     endpoint = any(r.rule == "/api/v1/customers/import" for r in app.url_map.iter_rules())
 
     def max_ids():
@@ -642,6 +647,7 @@ def bench_import(app, who: Who, rep: Report, args, sqlfile, log: SqlLog | None =
 
     out_rows = []
     runs = []
+
     def settle():
         """Start every timed write from the same state (SQLite: an empty WAL)."""
         if crm.db.engine.dialect.name == "sqlite":
@@ -696,7 +702,9 @@ def bench_import(app, who: Who, rep: Report, args, sqlfile, log: SqlLog | None =
             timer.restore()
             if log is not None:
                 log.capture = False
-                sqlfile.write(f"\n=== import run {run + 1}: statements grouped (seconds in execute)\n")
+                sqlfile.write(
+                    f"\n=== import run {run + 1}: statements grouped (seconds in execute)\n"
+                )
                 sqlfile.write("\n".join(sql_summary(log.statements)) + "\n")
                 print("\n".join("    " + line for line in sql_summary(log.statements, 6)))
                 log.statements = []
@@ -710,7 +718,7 @@ def bench_import(app, who: Who, rep: Report, args, sqlfile, log: SqlLog | None =
         runs.append((total, dict(timer.times)))
         print(
             f"  import run {run + 1}: {total:.1f} s ({n_rows / total:,.0f} rows/s); "
-            f"phases {({k: round(v, 1) for k, v in timer.times.items()})}; cleanup {clean:.1f} s",
+            f"phases { ({k: round(v, 1) for k, v in timer.times.items()}) }; cleanup {clean:.1f} s",
             flush=True,
         )
 
@@ -792,7 +800,9 @@ def bench_import(app, who: Who, rep: Report, args, sqlfile, log: SqlLog | None =
                 "_audit": "… of which `_audit`",
             }[name]
             out_rows.append([label, fmt_time(phases[name]), "", ""])
-    rest = imp - sum(phases.get(k, 0) for k in ("parse", "validate_rows", "_write_customers", "_audit"))
+    rest = imp - sum(
+        phases.get(k, 0) for k in ("parse", "validate_rows", "_write_customers", "_audit")
+    )
     out_rows.append(["… rest (HTTP, JSON answer, commit)", fmt_time(rest), "", ""])
     out_rows.append(
         [
@@ -804,7 +814,12 @@ def bench_import(app, who: Who, rep: Report, args, sqlfile, log: SqlLog | None =
         ]
     )
     out_rows.append(
-        ["… of which computing the rows in Python", fmt_time(statistics.median(r[1] for r in bare_runs)), "", ""]
+        [
+            "… of which computing the rows in Python",
+            fmt_time(statistics.median(r[1] for r in bare_runs)),
+            "",
+            "",
+        ]
     )
     rep.table(
         f"Import of a {n_rows:,}-row customers CSV ({len(payload) / 2**20:.1f} MiB{size_note}) into the "
@@ -830,7 +845,9 @@ def environment(db: str, engine) -> list[str]:
             v = conn.exec_driver_sql("SHOW server_version").scalar()
             sb = conn.exec_driver_sql("SHOW shared_buffers").scalar()
             wm = conn.exec_driver_sql("SHOW work_mem").scalar()
-        extra = f"PostgreSQL {v} (shared_buffers {sb}, work_mem {wm}), psycopg {md.version('psycopg')}"
+        extra = (
+            f"PostgreSQL {v} (shared_buffers {sb}, work_mem {wm}), psycopg {md.version('psycopg')}"
+        )
     try:
         load = os.getloadavg()
         load_s = f", load average {load[0]:.2f} at start"
@@ -858,8 +875,7 @@ def data_lines(meta: dict, generated: bool) -> list[str]:
         f"{c['customers_phone']:,} phone rows, {c['customers_customer_tag']:,} tags, "
         f"{c['customers_timeline']:,} timeline entries; {size}",
         f"- generation: {sec['total']:.0f} s ({steps}; {meta.get('workers', 2)} worker "
-        f"processes) on {meta['generated_at']}"
-        + ("" if generated else " — reused by this run"),
+        f"processes) on {meta['generated_at']}" + ("" if generated else " — reused by this run"),
     ]
 
 
@@ -949,7 +965,9 @@ def main(argv=None):
         crm.db.dispose()
     finally:
         shutil.rmtree(instance, ignore_errors=True)
-    rep.text(f"_total bench time {perf() - started:.0f} s; statements and plans: `{sql_path.name}`_")
+    rep.text(
+        f"_total bench time {perf() - started:.0f} s; statements and plans: `{sql_path.name}`_"
+    )
     out.write_text("\n".join(rep.parts) + "\n")
     print(f"\nwritten to {out} and {sql_path}")
 

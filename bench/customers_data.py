@@ -124,10 +124,12 @@ SUFFIX_HANS = [("有限公司", 50), ("股份有限公司", 15), ("有限责任�
                ("商行", 3), ("工作室", 2)]  # fmt: skip
 SUFFIX_HANT = [("有限公司", 45), ("股份有限公司", 40), ("企業社", 8), ("工作室", 3)]
 SUFFIX_EN = [("Inc.", 30), ("LLC", 25), ("Ltd.", 15), ("Corp.", 15), ("Co.", 10), ("", 5)]
-EN_WORDS = ("Pacific Global Summit Northern Southern Blue Silver Golden Apex Pioneer Eagle Harbor "
-            "Liberty Pinnacle Frontier Keystone Evergreen Redwood Granite Atlas Beacon Crescent "
-            "Horizon Meridian Orion Vertex Zenith Cascade Sterling Union Metro Prime Allied "
-            "Continental Coastal Delta Falcon Lakeside Westfield Oakridge").split()
+EN_WORDS = (
+    "Pacific Global Summit Northern Southern Blue Silver Golden Apex Pioneer Eagle Harbor "
+    "Liberty Pinnacle Frontier Keystone Evergreen Redwood Granite Atlas Beacon Crescent "
+    "Horizon Meridian Orion Vertex Zenith Cascade Sterling Union Metro Prime Allied "
+    "Continental Coastal Delta Falcon Lakeside Westfield Oakridge"
+).split()
 # (simplified, traditional, pinyin)
 SURNAMES = [tuple(x.split(":")) for x in (
     "王:王:wang 李:李:li 张:張:zhang 刘:劉:liu 陈:陳:chen 杨:楊:yang 黄:黃:huang 赵:趙:zhao "
@@ -441,9 +443,11 @@ class _Gen:
             if r < 0.25:
                 brand = f"{first} & {rng.choice(EN_LAST)}"
             elif r < 0.55:
-                brand = f"{rng.choice(EN_WORDS)} {first}" if rng.random() < 0.3 else rng.choice(
-                    EN_WORDS
-                ) + " " + rng.choice(EN_WORDS)
+                brand = (
+                    f"{rng.choice(EN_WORDS)} {first}"
+                    if rng.random() < 0.3
+                    else rng.choice(EN_WORDS) + " " + rng.choice(EN_WORDS)
+                )
             else:
                 brand = first
             ind = _pick(rng, INDUSTRIES, _IND_CUM)[2]
@@ -497,8 +501,16 @@ class _Gen:
             postal = f"{post}{rng.randint(0, 999):03d}"
             local = f"{rng.randint(2000, 8999)}{rng.randint(0, 9999):04d}"
             phone = cn_landline(rng, ac, local)
-            fax = cn_landline(rng, ac, f"{local[:4]}{rng.randint(0, 9999):04d}") if rng.random() < 0.25 else None
-            tax = f"91{rng.randint(110000, 659999)}MA{rng.randint(0, 99999999):08d}" if rng.random() < 0.5 else None
+            fax = (
+                cn_landline(rng, ac, f"{local[:4]}{rng.randint(0, 9999):04d}")
+                if rng.random() < 0.25
+                else None
+            )
+            tax = (
+                f"91{rng.randint(110000, 659999)}MA{rng.randint(0, 99999999):08d}"
+                if rng.random() < 0.5
+                else None
+            )
         elif lang == "zh_Hant":
             region, prov, city, ac, post, dists, _w = _pick(rng, TW_CITIES, _TW_CUM)
             team = "taiwan"
@@ -529,10 +541,18 @@ class _Gen:
             postal = f"{post}{rng.randint(0, 99):02d}"
             phone = us_phone(rng, ac)
             fax = us_phone(rng, ac) if rng.random() < 0.15 else None
-            tax = f"{rng.randint(10, 99)}-{rng.randint(1000000, 9999999)}" if rng.random() < 0.4 else None
+            tax = (
+                f"{rng.randint(10, 99)}-{rng.randint(1000000, 9999999)}"
+                if rng.random() < 0.4
+                else None
+            )
         if rng.random() < 0.03:
             phone = None
-        email = f"{rng.choice(['info', 'sales', 'contact', 'service', 'hello'])}@{domain}" if rng.random() < 0.75 else None
+        email = (
+            f"{rng.choice(['info', 'sales', 'contact', 'service', 'hello'])}@{domain}"
+            if rng.random() < 0.75
+            else None
+        )
         owner = self.owner(team)
         grade = _pick(rng, ["A", "B", "C", None], _cum([8, 17, 45, 30]))
         updated = created + timedelta(days=rng.uniform(0, max(1.0, (NOW - created).days)))
@@ -613,7 +633,18 @@ def _tw_streets():
 
         return [s for s in Provider.street_names if s]
     except Exception:
-        return ["中正", "中山", "民生", "中華", "和平", "忠孝東", "仁愛", "信義", "復興南", "敦化北"]
+        return [
+            "中正",
+            "中山",
+            "民生",
+            "中華",
+            "和平",
+            "忠孝東",
+            "仁愛",
+            "信義",
+            "復興南",
+            "敦化北",
+        ]
 
 
 STREETS_TW.extend(_tw_streets())
@@ -753,7 +784,9 @@ def gen_chunk(task) -> dict:
         if rng.random() < 0.25 or cid in gen.plants.values():
             for t in sorted(set(rng.sample(TAGS, rng.randint(1, 3)))):
                 tags.append((cid, t))
-        n_tl = 12 if cid in gen.plants.values() else (rng.randint(1, 3) if rng.random() < 0.10 else 0)
+        n_tl = (
+            12 if cid in gen.plants.values() else (rng.randint(1, 3) if rng.random() < 0.10 else 0)
+        )
         for _i in range(n_tl):
             at = row["created_at"] + timedelta(days=rng.uniform(0, 700))
             kind = rng.choice(["note", "call", "visit", "handover"])
@@ -763,7 +796,9 @@ def gen_chunk(task) -> dict:
                 "visit": "上门拜访" if lang != "en" else "Site visit",
                 "handover": "Handed over to a colleague",
             }[kind]
-            timeline.append((cid, min(at, NOW), kind, title, None, row["owner_id"], "customers", None))
+            timeline.append(
+                (cid, min(at, NOW), kind, title, None, row["owner_id"], "customers", None)
+            )
     # Contact ids must line up with the 2·n contacts of this chunk.
     if next_contact != 2 * (start - 1) + 1 + 2 * n:
         raise RuntimeError(f"chunk at {start}: {next_contact - 2 * (start - 1) - 1} contacts")
@@ -849,7 +884,9 @@ def load_org(session) -> Org:
         user_dept[dept.leader_id] = dept.id
         team_ids = {by_name[t].id for t in teams}
         sales[key] = []
-        for u in session.scalars(select(User).where(User.department_id.in_(team_ids)).order_by(User.id)):
+        for u in session.scalars(
+            select(User).where(User.department_id.in_(team_ids)).order_by(User.id)
+        ):
             sales[key].append(u.id)
             user_dept[u.id] = u.department_id
     cats = {c.code: c.id for c in session.scalars(select(Category))}
@@ -904,7 +941,9 @@ def read_meta(db: str, n: int) -> dict | None:
 
 
 def _write_meta(conn, meta: dict) -> None:
-    conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS bench_meta (key VARCHAR(64) PRIMARY KEY, value TEXT)")
+    conn.exec_driver_sql(
+        "CREATE TABLE IF NOT EXISTS bench_meta (key VARCHAR(64) PRIMARY KEY, value TEXT)"
+    )
     conn.exec_driver_sql("DELETE FROM bench_meta")
     for k, v in meta.items():
         conn.exec_driver_sql(
@@ -997,7 +1036,9 @@ def generate(db: str, n: int, workers: int = 2) -> dict:
     finally:
         shutil.rmtree(instance, ignore_errors=True)
     t_schema = time.perf_counter() - t0
-    _log(f"schema (real migrations) and {sum(map(len, org.sales.values()))} sales users: {t_schema:.1f} s")
+    _log(
+        f"schema (real migrations) and {sum(map(len, org.sales.values()))} sales users: {t_schema:.1f} s"
+    )
 
     counts = {t: 0 for t in TABLES}
     from crm_host.db import make_engine
@@ -1028,7 +1069,9 @@ def generate(db: str, n: int, workers: int = 2) -> dict:
                 for tname, rows in chunk.items():
                     if rows:
                         cols = TABLES[tname]
-                        conn.execute(insert(tables[tname]), [dict(zip(cols, r, strict=False)) for r in rows])
+                        conn.execute(
+                            insert(tables[tname]), [dict(zip(cols, r, strict=False)) for r in rows]
+                        )
                         counts[tname] += len(rows)
                 conn.commit()
                 done += len(chunk["customers_customer"])
@@ -1128,10 +1171,12 @@ def generate(db: str, n: int, workers: int = 2) -> dict:
         meta["file_bytes"] = sqlite_path(n).stat().st_size
     else:
         with engine.connect() as conn:
-            meta["schema_bytes"] = int(conn.exec_driver_sql(
-                "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace s "
-                "ON s.oid = c.relnamespace WHERE s.nspname = current_schema() AND c.relkind = 'r'"
-            ).scalar())
+            meta["schema_bytes"] = int(
+                conn.exec_driver_sql(
+                    "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace s "
+                    "ON s.oid = c.relnamespace WHERE s.nspname = current_schema() AND c.relkind = 'r'"
+                ).scalar()
+            )
     with engine.begin() as conn:
         _write_meta(conn, meta)
     engine.dispose()
@@ -1153,7 +1198,9 @@ def ensure(db: str, n: int, regenerate: bool = False, workers: int = 2) -> tuple
     if not regenerate:
         meta = read_meta(db, n)
         if meta and meta.get("customers") == n and meta.get("generator_version") == GEN_VERSION:
-            _log(f"reusing the {db} database with {n:,} customers (generated {meta['generated_at']})")
+            _log(
+                f"reusing the {db} database with {n:,} customers (generated {meta['generated_at']})"
+            )
             return meta, False
     return generate(db, n, workers), True
 
