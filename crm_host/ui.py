@@ -19,21 +19,24 @@ def chart(option: dict, height: int = 260, label: str = "") -> Markup:
     )
 
 
-def record_panels(entity: str, record, user) -> list:
-    """Panels other plugins contribute to a record's detail page, sorted, each rendered.
-    Returns ``[(panel, html_or_None)]``; a panel whose render fails shows as unavailable."""
-    rt = g.crm_runtime
-    panels = sorted(
-        rt.collect("crm_record_panels", entity=entity, record=record, user=user),
-        key=lambda p: (p.order, p.id),
-    )
+def render_panels(panels) -> list:
+    """Sort panels and render each; ``[(panel, html_or_None)]``. A panel whose render
+    fails is logged and shown as unavailable, never breaking the page."""
+    from flask import current_app
+
     out = []
-    for p in panels:
+    for p in sorted(panels, key=lambda p: (p.order, p.id)):
         try:
             out.append((p, Markup(p.render())))
         except Exception:
-            from flask import current_app
-
             current_app.logger.exception("panel %s failed", p.id)
             out.append((p, None))
     return out
+
+
+def record_panels(entity: str, record, user) -> list:
+    """Panels other plugins contribute to a record's detail page (``crm_record_panels``),
+    sorted and rendered, as :func:`render_panels` returns them."""
+    return render_panels(
+        g.crm_runtime.collect("crm_record_panels", entity=entity, record=record, user=user)
+    )

@@ -24,7 +24,7 @@ from crm_host.api import count_capped, parse_sort
 from crm_host.db import session
 from crm_host.models import User
 from crm_host.security import has_permission, permission_required
-from crm_host.ui import chart, record_panels
+from crm_host.ui import chart, record_panels, render_panels
 
 from . import services
 from .models import GRADES, LIFECYCLE, Category, Customer, SavedFilter
@@ -253,18 +253,10 @@ def edit(customer_id):
 def detail(customer_id):
     s = session()
     c = _own_or_404(customer_id, include_deleted=True)
-    rt = g.crm_runtime
-    panels = []
-    contributed = sorted(
-        rt.collect("crm_customer_panels", customer=c, user=current_user),
-        key=lambda p: (p.order, p.id),
-    )
-    for p in contributed:
-        try:
-            panels.append((p, p.render()))
-        except Exception:
-            panels.append((p, None))
-    panels += record_panels(services.ENTITY, c, current_user)
+    # This module's own hook first (crm_customer_panels), then the host's generic one.
+    panels = render_panels(
+        g.crm_runtime.collect("crm_customer_panels", customer=c, user=current_user)
+    ) + record_panels(services.ENTITY, c, current_user)
     owner = s.get(User, c.owner_id)
     return render_template(
         "crm_customers/detail.html",
