@@ -42,7 +42,8 @@ class Permission:
 
 @dataclass(frozen=True)
 class MenuItem:
-    """A navigation entry. ``section`` groups items (``main``, ``admin``, ``user``)."""
+    """A navigation entry. ``section`` groups items (``main``, ``admin``, ``user``,
+    ``header``: an icon in the top bar)."""
 
     id: str
     label: str

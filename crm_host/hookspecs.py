@@ -64,7 +64,8 @@ def crm_menu_items():
 
     :returns: a list of :class:`crm_host.MenuItem`. ``permission`` hides the item from users
         who lack it; ``section`` is ``"main"`` (sidebar), ``"admin"`` (administration
-        group) or ``"user"`` (the personal menu). Item ids must be unique across plugins.
+        group), ``"user"`` (the personal menu) or ``"header"`` (an icon in the top bar, with
+        its badge). Item ids must be unique across plugins.
     """
 
 
@@ -97,6 +98,18 @@ def crm_notification_kinds():
 
     :returns: a list of :class:`crm_host.NotificationKind`. Users may route each kind to the
         channels they like on their preferences page; the defaults apply until they do.
+    """
+
+
+@hookspec
+def crm_notification_defaults(session, kind):
+    """The default channels an administrator chose for ``kind`` (overriding its declaration).
+
+    :param session: the SQLAlchemy session ``notify()`` was given.
+    :param kind: the notification kind's name, e.g. ``"pipeline.urge"``.
+    :returns: a list of channel names, or ``None`` to keep the kind's declared
+        ``default_channels``. The first non-``None`` answer wins. It applies to users who have
+        not chosen their own channels for the kind.
     """
 
 

@@ -47,6 +47,16 @@ def current_runtime():
     return rt()
 
 
+def default_channels(session, runtime, kind: str) -> list[str]:
+    """The channels ``kind`` goes to for users without their own choice: an administrator's
+    default (hook ``crm_notification_defaults``), else the kind's declared defaults."""
+    chosen = runtime.first("crm_notification_defaults", session=session, kind=kind)
+    if chosen is not None:
+        return list(chosen)
+    k = runtime.notification_kinds.get(kind)
+    return list(k.default_channels) if k else ["inbox", "log"]
+
+
 def channels_for(session, runtime, user: User, kind: str) -> list[str]:
     """The channels ``user`` receives ``kind`` on: their choice, else the kind's default."""
     available = runtime.channels
@@ -58,8 +68,7 @@ def channels_for(session, runtime, user: User, kind: str) -> list[str]:
     if prefs:
         chosen = [p.channel for p in prefs if p.enabled]
     else:
-        k = runtime.notification_kinds.get(kind)
-        chosen = list(k.default_channels) if k else ["inbox", "log"]
+        chosen = default_channels(session, runtime, kind)
     names = [c for c in chosen if c in available]
     if not names and not prefs:
         # Nothing the defaults name is installed: fall back so nothing is silently dropped.

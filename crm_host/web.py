@@ -22,6 +22,7 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select, text
 from werkzeug.exceptions import HTTPException
 
+from . import notify as notify_bus
 from .api import public
 from .db import session as db_session
 from .db import utcnow
@@ -243,7 +244,11 @@ def notification_settings():
         kind_has_prefs = any(k == kind.name for k, _c in prefs)
         if kind_has_prefs:
             return prefs.get((kind.name, channel.name), False)
-        return channel.name in kind.default_channels
+        if kind.name not in defaults:
+            defaults[kind.name] = notify_bus.default_channels(s, rt, kind.name)
+        return channel.name in defaults[kind.name]
+
+    defaults: dict[str, list[str]] = {}
 
     return render_template(
         "crm/notification_settings.html", kinds=kinds, channels=channels, checked=checked
