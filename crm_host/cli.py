@@ -174,6 +174,27 @@ def db_revision(name, message, empty):
     )
 
 
+@db.command("check")
+def db_check():
+    """Compare the models with the migrated schema of the host and every enabled module;
+    exit 1 if a migration is missing (what `crm db revision` would write)."""
+    from . import migrate
+    from .models import Module
+
+    crm = get_app().extensions["crm"]
+    with crm.db.Session() as s:
+        enabled = {m.name for m in s.scalars(select(Module).where(Module.state == "enabled"))}
+    missing = 0
+    for name in ["host", *[n for n in crm.plugins.order if n in enabled]]:
+        diffs = migrate.drift_of(crm.db.engine, crm.plugins, name)
+        click.echo(f"{name}: {'models and migrations agree' if not diffs else 'needs a migration'}")
+        for d in diffs:
+            click.echo(f"  {d}")
+        missing += len(diffs)
+    if missing:
+        fail("Write the missing migrations with `crm db revision --plugin NAME -m MESSAGE`.")
+
+
 # --- modules -----------------------------------------------------------------------------
 
 

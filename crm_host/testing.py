@@ -266,6 +266,17 @@ def chromium_path() -> str | None:
 
 
 @pytest.fixture
+def migration_drift(crm_app):
+    """``migration_drift("customers")`` (or ``"host"``): the changes autogenerate would still
+    write for that plugin after its migrations ran; ``[]`` when models and migrations agree.
+    Enable the plugin first (``enable_modules``)."""
+    from . import migrate
+
+    crm = crm_app.extensions["crm"]
+    return lambda name: migrate.drift_of(crm.db.engine, crm.plugins, name)
+
+
+@pytest.fixture
 def live_server(crm_app):
     """The app served on a free local port in a thread; yields its base URL."""
     import threading

@@ -40,7 +40,7 @@ def test_scaffold_installs_and_passes_its_tests(tmp_path):
             env=env,
         )
         assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-        assert "3 passed" in res.stdout
+        assert "4 passed" in res.stdout
         listing = subprocess.run(
             [sys.executable, "-m", "crm_host.cli", "modules", "list"],
             cwd=tmp_path,

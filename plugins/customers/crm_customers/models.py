@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -100,6 +101,10 @@ class Customer(VersionedMixin, TimestampMixin, Base):
         Index("ix_customers_customer_grade", "grade", "id"),
         Index("ix_customers_customer_department", "department_id", "id"),
         Index("ix_customers_customer_email", "email"),
+        # The duplicate check and the import look customers up by these expressions
+        # (services.find_duplicates, transfer); without them both scan the whole book.
+        Index("ix_customers_customer_name_key", text("lower(replace(name, ' ', ''))")),
+        Index("ix_customers_customer_email_lower", text("lower(email)")),
     )
 
 
@@ -127,6 +132,8 @@ class Contact(VersionedMixin, TimestampMixin, Base):
     deleted_at: Mapped[datetime | None] = mapped_column()
 
     customer: Mapped[Customer] = relationship(back_populates="contacts")
+
+    __table_args__ = (Index("ix_customers_contact_email_lower", text("lower(email)")),)
 
 
 class Phone(Base):

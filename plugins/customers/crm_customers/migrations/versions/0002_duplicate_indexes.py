@@ -6,7 +6,8 @@ Create Date: 2026-11-24
 
 The duplicate check (services.find_duplicates) looks customers up by normalised name and by
 email in any case; without these indexes it scanned every customer and contact (1.3–1.9 s at
-a million customers). Autogenerate does not see expression indexes declared here; leave them.
+a million customers). models.py declares the same indexes, so autogenerate (and
+`crm db check`) on PostgreSQL sees that nothing is missing.
 """
 
 import sqlalchemy as sa
