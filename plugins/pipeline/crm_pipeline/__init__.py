@@ -1,0 +1,1 @@
+"""The pipeline module: deals, activities, appointments, orders, funnel and targets."""

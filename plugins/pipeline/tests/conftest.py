@@ -1,0 +1,45 @@
+"""Pipeline tests: the installed pipeline module (with customers, its dependency)."""
+
+import pytest
+
+from crm_host import people
+
+
+@pytest.fixture
+def crm_config(tmp_path):
+    return {"CRM_DISCOVER_PLUGINS": True, "CRM_PIPELINE_STORAGE_DIR": str(tmp_path / "files")}
+
+
+@pytest.fixture
+def pipeline(enable_modules):
+    enable_modules("pipeline")
+
+
+@pytest.fixture
+def team(crm_app, make_user, pipeline):
+    """A sales department with two teams: a leader over both, Alice (north), Bob (south),
+    and Carol, a leader of the south team only."""
+    with crm_app.extensions["crm"].db.session_scope() as s:
+        sales = people.create_department(s, "Sales")
+        north = people.create_department(s, "North", sales.id)
+        south = people.create_department(s, "South", sales.id)
+        ids = (sales.id, north.id, south.id)
+    leader = make_user("leader", "sales", department_id=ids[0])
+    alice = make_user("sales", department_id=ids[1])
+    bob = make_user("sales", department_id=ids[2])
+    carol = make_user("leader", "sales", department_id=ids[2])
+    return {"leader": leader, "alice": alice, "bob": bob, "carol": carol,
+            "departments": {"sales": ids[0], "north": ids[1], "south": ids[2]}}
+
+
+def new_customer(client, name="海宇科技有限公司", **fields):
+    r = client.post("/api/v1/customers", json={"name": name, **fields})
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def new_deal(client, **fields):
+    body = {"name": "ERP rollout", "amount": "120000.00", **fields}
+    r = client.post("/api/v1/deals", json=body)
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
