@@ -107,9 +107,10 @@ def crm_notification_defaults(session, kind):
 
     :param session: the SQLAlchemy session ``notify()`` was given.
     :param kind: the notification kind's name, e.g. ``"pipeline.urge"``.
-    :returns: a list of channel names, or ``None`` to keep the kind's declared
-        ``default_channels``. The first non-``None`` answer wins. It applies to users who have
-        not chosen their own channels for the kind.
+    :returns: a ``set`` of channel names (possibly empty: no channel), or ``None`` to keep
+        the kind's declared ``default_channels``. A set, not a list: collecting hooks flatten
+        lists. The first non-``None`` answer wins. It applies to users who have not chosen
+        their own channels for the kind.
     """
 
 

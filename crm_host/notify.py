@@ -50,9 +50,9 @@ def current_runtime():
 def default_channels(session, runtime, kind: str) -> list[str]:
     """The channels ``kind`` goes to for users without their own choice: an administrator's
     default (hook ``crm_notification_defaults``), else the kind's declared defaults."""
-    chosen = runtime.first("crm_notification_defaults", session=session, kind=kind)
-    if chosen is not None:
-        return list(chosen)
+    for chosen in runtime.collect("crm_notification_defaults", session=session, kind=kind):
+        if chosen is not None:
+            return sorted({chosen} if isinstance(chosen, str) else set(chosen))
     k = runtime.notification_kinds.get(kind)
     return list(k.default_channels) if k else ["inbox", "log"]
 

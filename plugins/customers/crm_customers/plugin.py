@@ -210,6 +210,14 @@ def crm_cli_commands():
     return [cli]
 
 
+@hookimpl(optionalhook=True)
+def crm_mailing_audiences(user):
+    """Batch mailings (channels module): customers matching a filter, in the sender's scope."""
+    from .audience import audiences
+
+    return audiences(user)
+
+
 @hookimpl
 def crm_demo_data(session, users, locale):
     from .demo import fill
