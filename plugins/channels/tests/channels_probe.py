@@ -38,3 +38,16 @@ def appointment(user_id, start, uid="probe-appointment-1", title="Visit Acme"):
 
 def now():
     return datetime.now(timezone.utc)
+
+
+RECIPIENTS: list = []
+
+
+def _recipients(session, user, params):
+    yield from RECIPIENTS
+
+
+@hookimpl(optionalhook=True)
+def crm_mailing_audiences(user):
+    return [{"name": "probe.list", "label": "Probe list", "recipients": _recipients,
+             "fields": {"company": "Company"}}]

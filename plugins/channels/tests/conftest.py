@@ -131,7 +131,7 @@ def gateway():
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             gw.requests.append({"method": self.command, "path": self.path,
-                                "headers": dict(self.headers), "body": body})
+                                "headers": self.headers, "body": body})
             if gw.delay:
                 time.sleep(gw.delay)
             self.send_response(gw.status)
