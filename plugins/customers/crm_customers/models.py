@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -110,6 +111,21 @@ class Customer(VersionedMixin, TimestampMixin, Base):
 
 class CustomerTag(Base):
     __table__ = customer_tags
+
+
+def name_key(column=None):
+    """``lower(replace(name, ' ', ''))``: a name ignoring case and spaces, as the duplicate
+    check compares names. The blanks are SQL literals, not bound parameters: a database uses
+    an expression index only for a query whose expression is written exactly as the index's
+    (``ix_customers_customer_name_key``)."""
+    return func.lower(
+        func.replace(column if column is not None else Customer.name, text("' '"), text("''"))
+    )
+
+
+def name_key_of(name: str) -> str:
+    """The same key computed in Python."""
+    return name.replace(" ", "").lower()
 
 
 class Contact(VersionedMixin, TimestampMixin, Base):

@@ -16,6 +16,13 @@ DEFAULT_REGION = "CN"
 
 def normalise(raw: str | None, region: str = DEFAULT_REGION) -> str | None:
     """E.164 (``+861062123456``), or None when it is not a plausible phone number."""
+    parsed = parse(raw, region)
+    return parsed[0] if parsed else None
+
+
+def parse(raw: str | None, region: str = DEFAULT_REGION) -> tuple[str, str] | None:
+    """``(E.164, national digits)`` from one parse (the import needs both for 100,000 rows,
+    and parsing is most of its cost), or None when it is not a plausible phone number."""
     if not raw:
         return None
     text = raw.strip()
@@ -24,12 +31,16 @@ def normalise(raw: str | None, region: str = DEFAULT_REGION) -> str | None:
     try:
         num = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
+        num = None
+    if num is None or not phonenumbers.is_possible_number(num):
         digits = re.sub(r"\D", "", text)
-        return f"+{digits}" if 6 <= len(digits) <= 15 else None
-    if not phonenumbers.is_possible_number(num):
-        digits = re.sub(r"\D", "", text)
-        return f"+{digits}" if 6 <= len(digits) <= 15 else None
-    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+        if not 6 <= len(digits) <= 15:
+            return None
+        return f"+{digits}", national_digits(f"+{digits}")  # the rare path: as stored elsewhere
+    return (
+        phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164),
+        str(num.national_number),
+    )
 
 
 def national_digits(e164: str) -> str:

@@ -29,6 +29,8 @@ from .models import (
     SavedFilter,
     Setting,
     TimelineEntry,
+    name_key,
+    name_key_of,
 )
 
 ENTITY = "customers.customer"
@@ -328,22 +330,23 @@ def _check_refs(session, user, data: dict, customer: Customer | None) -> None:
 
 
 def _reindex(session, customer: Customer) -> None:
+    main = phones.parse(customer.phone)
     customer.search_text = search.index_text(
         customer.name,
         customer.short_name,
         customer.code,
         customer.email,
-        *(phones.national_digits(e) for e in filter(None, (phones.normalise(customer.phone),))),
+        *((main[1],) if main else ()),
     )
     session.execute(
         delete(Phone).where(Phone.customer_id == customer.id, Phone.contact_id.is_(None))
     )
     for kind in ("phone", "fax"):
-        e = phones.normalise(getattr(customer, kind))
-        if e:
+        parsed = phones.parse(getattr(customer, kind))
+        if parsed:
             session.add(
                 Phone(
-                    customer_id=customer.id, e164=e, digits_rev=phones.reversed_digits(e), kind=kind
+                    customer_id=customer.id, e164=parsed[0], digits_rev=parsed[1][::-1], kind=kind
                 )
             )
 
@@ -353,14 +356,14 @@ def _reindex_contact(session, contact: Contact) -> None:
     if contact.deleted_at is not None:
         return
     for kind in ("phone", "mobile"):
-        e = phones.normalise(getattr(contact, kind))
-        if e:
+        parsed = phones.parse(getattr(contact, kind))
+        if parsed:
             session.add(
                 Phone(
                     customer_id=contact.customer_id,
                     contact_id=contact.id,
-                    e164=e,
-                    digits_rev=phones.reversed_digits(e),
+                    e164=parsed[0],
+                    digits_rev=parsed[1][::-1],
                     kind=kind,
                 )
             )
@@ -583,10 +586,7 @@ def find_duplicates(session, name=None, phone=None, email=None, exclude_id=None,
     # indexes come from migration customers_0002.
     parts = []
     if name and name.strip():
-        key = name.replace(" ", "").lower()
-        parts.append(
-            select(Customer.id).where(func.lower(func.replace(Customer.name, " ", "")) == key)
-        )
+        parts.append(select(Customer.id).where(name_key() == name_key_of(name)))
     if email and email.strip():
         key = email.strip().lower()
         parts.append(select(Customer.id).where(func.lower(Customer.email) == key))

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 import marshmallow as ma
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import aliased
 
 from crm_host import numbering
@@ -38,10 +38,11 @@ from crm_host.models import AuditEntry, NumberSequence, User
 from crm_host.security import has_permission
 
 from . import phones, search, services
-from .models import Category, Contact, Customer, Phone, customer_tags
+from .models import Category, Contact, Customer, Phone, customer_tags, name_key, name_key_of
 from .schemas import ContactIn, CustomerIn
 
-MAX_BYTES = 20 * 1024 * 1024
+# 100,000 customers with every column are about 21 MiB; the host caps a request at 32 MiB.
+MAX_BYTES = 30 * 1024 * 1024
 MAX_ROWS = 500_000
 CHUNK = 1000
 KINDS = ("customers", "contacts")
@@ -452,59 +453,60 @@ def _chunks(seq: list, n: int = 500) -> Iterator[list]:
 
 
 class _Phones:
-    """phones.normalise with a cache: 100,000 rows often repeat numbers, and parsing is slow."""
+    """phones.parse with a cache: 100,000 rows often repeat numbers, and parsing is slow.
+    Remembers each number's national digits too, for the search text and the phone rows."""
 
     def __init__(self):
         self.cache: dict[str, str | None] = {}
+        self.national: dict[str, str] = {}
 
     def __call__(self, raw: str | None) -> str | None:
         if not raw:
             return None
         if raw not in self.cache:
-            self.cache[raw] = phones.normalise(raw)
+            parsed = phones.parse(raw)
+            self.cache[raw] = parsed[0] if parsed else None
+            if parsed:
+                self.national[parsed[0]] = parsed[1]
         return self.cache[raw]
 
 
-_national: dict[str, str] = {}
-
-
-def _national_digits(e164: str) -> str:
-    """phones.national_digits, remembered (phones.reversed_digits is this, reversed)."""
-    if e164 not in _national:
-        if len(_national) > 200_000:
-            _national.clear()
-        _national[e164] = phones.national_digits(e164)
-    return _national[e164]
-
-
-def _norm_name(name: str) -> str:
-    return name.replace(" ", "").lower()  # the rule of services.find_duplicates
-
-
-def _existing_keys(session) -> tuple[dict, dict, dict]:
-    """Every live customer's name, email and phone (contacts' too), loaded once: a set-based
-    duplicate check that stays fast for 100,000 rows (no query per row)."""
-    names, emails, tels = {}, {}, {}
+def _existing_keys(session, names: set, emails: set, tels: set) -> tuple[dict, dict, dict]:
+    """Which of the file's names, emails and phones a live customer (or a contact) already
+    has, with that customer's code. Only the file's keys are looked up, 500 at a time, through
+    the expression indexes of the duplicate check: loading the whole book instead cost 18-26 s
+    at a million customers (bench/RESULTS.md)."""
     live = Customer.deleted_at.is_(None)
-    for name, email, code in session.execute(
-        select(Customer.name, Customer.email, Customer.code).where(live)
-    ):
-        names.setdefault(_norm_name(name or ""), code)
-        if email:
-            emails.setdefault(email.strip().lower(), code)
-    for email, code in session.execute(
-        select(Contact.email, Customer.code)
-        .join(Customer, Customer.id == Contact.customer_id)
-        .where(live, Contact.email.is_not(None), Contact.deleted_at.is_(None))
-    ):
-        emails.setdefault(email.strip().lower(), code)
-    for e164, code in session.execute(
-        select(Phone.e164, Customer.code)
-        .join(Customer, Customer.id == Phone.customer_id)
-        .where(live)
-    ):
-        tels.setdefault(e164, code)
-    return names, emails, tels
+    found_names, found_emails, found_tels = {}, {}, {}
+    by_name = name_key()
+    for chunk in _chunks(sorted(names)):
+        for key, code in session.execute(
+            select(by_name, Customer.code).where(by_name.in_(chunk), live).order_by(Customer.id)
+        ):
+            found_names.setdefault(key, code)
+    for chunk in _chunks(sorted(emails)):
+        for key, code in session.execute(
+            select(func.lower(Customer.email), Customer.code)
+            .where(func.lower(Customer.email).in_(chunk), live)
+            .order_by(Customer.id)
+        ):
+            found_emails.setdefault(key, code)
+        for key, code in session.execute(
+            select(func.lower(Contact.email), Customer.code)
+            .join(Customer, Customer.id == Contact.customer_id)
+            .where(func.lower(Contact.email).in_(chunk), live, Contact.deleted_at.is_(None))
+            .order_by(Customer.id)
+        ):
+            found_emails.setdefault(key, code)
+    for chunk in _chunks(sorted(tels)):
+        for e164, code in session.execute(
+            select(Phone.e164, Customer.code)
+            .join(Customer, Customer.id == Phone.customer_id)
+            .where(Phone.e164.in_(chunk), live)
+            .order_by(Customer.id)
+        ):
+            found_tels.setdefault(e164, code)
+    return found_names, found_emails, found_tels
 
 
 def _row_dict(mapping: dict[int, str], cells: list[str]) -> dict[str, str]:
@@ -545,9 +547,15 @@ def _validate_customers(session, user, table: Table, mapping, report: Report) ->
         ).all()
     }
     can_transfer = has_permission(user, "customers.transfer")
-    names, emails, tels = _existing_keys(session)
+    raws = [_row_dict(mapping, cells) for _n, cells in table.rows]
+    names, emails, tels = _existing_keys(
+        session,
+        {name_key_of(r["name"]) for r in raws if r.get("name")},
+        {r["email"].strip().lower() for r in raws if r.get("email")},
+        {e for e in (norm(r.get("phone")) for r in raws) if e},
+    )
 
-    given_codes = [_row_dict(mapping, cells).get("code", "").strip() for _n, cells in table.rows]
+    given_codes = [r.get("code", "").strip() for r in raws]
     taken: set[str] = set()
     wanted = sorted({c for c in given_codes if c})
     for chunk in _chunks(wanted):
@@ -562,8 +570,7 @@ def _validate_customers(session, user, table: Table, mapping, report: Report) ->
         for k in CUSTOMER_COLUMNS
         if k not in ("code", "category", "owner_email", "tags", "grade", "lifecycle")
     ]
-    for (n, cells), code in zip(table.rows, given_codes, strict=True):
-        raw = _row_dict(mapping, cells)
+    for (n, cells), raw, code in zip(table.rows, raws, given_codes, strict=True):
         errors: dict[str, list[str]] = {}
         warnings: dict[str, list[str]] = {}
         payload: dict = {k: raw[k] for k in simple if raw.get(k)}
@@ -618,7 +625,7 @@ def _validate_customers(session, user, table: Table, mapping, report: Report) ->
 
         # Likely duplicates: warn, never refuse (a colleague's customer is worth a look).
         if raw.get("name"):
-            key = _norm_name(raw["name"])
+            key = name_key_of(raw["name"])
             if key in names:
                 _add(warnings, "name", f"An existing customer has this name: {names[key]}.")
             elif key in seen_names:
@@ -657,7 +664,10 @@ def _validate_customers(session, user, table: Table, mapping, report: Report) ->
                 "owner_id": owner.id,
                 "department_id": owner.department_id,
                 "tags": tags,
-                "phones": [(k, e164[k]) for k in ("phone", "fax") if e164.get(k)],
+                # (kind, E.164, national digits): the writer needs no second parse
+                "phones": [
+                    (k, e164[k], norm.national[e164[k]]) for k in ("phone", "fax") if e164.get(k)
+                ],
             }
         )
 
@@ -682,7 +692,7 @@ def _validate_contacts(session, user, table: Table, mapping, report: Report) -> 
                 Contact.customer_id.in_(chunk), Contact.deleted_at.is_(None)
             )
         ):
-            existing[(cid, _norm_name(name))] = name
+            existing[(cid, name_key_of(name))] = name
     seen: dict[tuple[int, str], int] = {}
     simple = [k for k in CONTACT_COLUMNS if k not in ("customer_code", "is_primary")]
     for n, cells in table.rows:
@@ -716,7 +726,7 @@ def _validate_contacts(session, user, table: Table, mapping, report: Report) -> 
                 if e164[key] is None and key not in errors:
                     _add(errors, key, "Not a phone number.")
         if customer_id is not None and raw.get("name"):
-            key = (customer_id, _norm_name(raw["name"]))
+            key = (customer_id, name_key_of(raw["name"]))
             if key in existing:
                 _add(warnings, "name", f"{code} already has a contact named {existing[key]}.")
             elif key in seen:
@@ -734,7 +744,9 @@ def _validate_contacts(session, user, table: Table, mapping, report: Report) -> 
                 "row": n,
                 "customer_id": customer_id,
                 "fields": fields,
-                "phones": [(k, e164[k]) for k in ("phone", "mobile") if e164.get(k)],
+                "phones": [
+                    (k, e164[k], norm.national[e164[k]]) for k in ("phone", "mobile") if e164.get(k)
+                ],
             }
         )
 
@@ -825,7 +837,7 @@ def _write_customers(session, report: Report) -> None:
         params = []
         for r in chunk:
             f = r["fields"]
-            main_phone = dict(r["phones"]).get("phone")
+            main_phone = next((nat for k, _e, nat in r["phones"] if k == "phone"), None)
             params.append(
                 {
                     **blank,
@@ -845,7 +857,7 @@ def _write_customers(session, report: Report) -> None:
                         f.get("short_name"),
                         r["code"],
                         f.get("email"),
-                        *((_national_digits(main_phone),) if main_phone else ()),
+                        *((main_phone,) if main_phone else ()),
                     ),
                 }
             )
@@ -862,13 +874,13 @@ def _write_customers(session, report: Report) -> None:
         phone_rows, tag_rows = [], []
         for r in chunk:
             cid = ids[r["code"]]
-            for kind, e in r["phones"]:
+            for kind, e, nat in r["phones"]:
                 phone_rows.append(
                     {
                         "customer_id": cid,
                         "contact_id": None,
                         "e164": e,
-                        "digits_rev": _national_digits(e)[::-1],
+                        "digits_rev": nat[::-1],
                         "kind": kind,
                     }
                 )
@@ -940,11 +952,11 @@ def _write_contacts(session, report: Report) -> None:
                 "customer_id": r["customer_id"],
                 "contact_id": ct_id,
                 "e164": e,
-                "digits_rev": _national_digits(e)[::-1],
+                "digits_rev": nat[::-1],
                 "kind": kind,
             }
             for r, ct_id in zip(chunk, new_ids, strict=True)
-            for kind, e in r["phones"]
+            for kind, e, nat in r["phones"]
         ]
         if phone_rows:
             session.execute(insert(Phone.__table__), phone_rows)

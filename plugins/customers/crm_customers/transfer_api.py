@@ -36,7 +36,7 @@ class ImportForm(ma.Schema):
     class Meta:
         unknown = ma.EXCLUDE
 
-    file = Upload(metadata={"description": "The CSV or XLSX file (at most 20 MB)"})
+    file = Upload(metadata={"description": "The CSV or XLSX file (at most 30 MB)"})
     kind = fields.String(load_default="customers", validate=validate.OneOf(transfer.KINDS))
     mode = fields.String(
         load_default="validate",
@@ -106,7 +106,7 @@ def export(args):
 @api_blp.alt_response(422, schema=ImportReport, description="mode=all and some rows are bad")
 def import_file(form):
     """Import customers or contacts from a CSV or XLSX file: every row is checked first. 400
-    for a file that is not CSV/XLSX (or none), 413 above 20 MB."""
+    for a file that is not CSV/XLSX (or none), 413 above 30 MB."""
     require("customers.import")
     upload = request.files.get("file")
     if upload is None or not upload.filename:

@@ -270,3 +270,40 @@ def test_categories_are_admin_configurable(api, customers):
     )
     c = _create(sales, category_id=r.get_json()["id"])
     assert c["category_id"] == r.get_json()["id"]
+
+
+def test_duplicate_look_ups_use_the_expression_indexes(crm_app, crm_db, customers):
+    """The duplicate check and the import look names up by an expression; a database uses
+    the expression index only when the query spells it exactly as the index does (literal
+    blanks, not bound parameters). Checked on SQLite's plans; PostgreSQL plans tiny tables
+    with sequential scans whatever the indexes."""
+    import pytest
+    from sqlalchemy import event
+
+    from crm_customers import services
+
+    engine = crm_db.get_bind()
+    if engine.dialect.name != "sqlite":
+        pytest.skip("query plans are checked on SQLite")
+    seen = []
+
+    def grab(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", grab)
+    try:
+        services.find_duplicates(crm_db, name="Acme Trading", email="a@acme.example",
+                                 phone="(010) 62123456")  # fmt: skip
+    finally:
+        event.remove(engine, "before_cursor_execute", grab)
+    plans = [
+        " / ".join(r[3] for r in crm_db.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + st, p))
+        for st, p in seen
+        if "customers_customer" in st
+    ]
+    assert plans
+    for plan in plans:
+        assert "SCAN customers_customer" not in plan and "SCAN customers_contact" not in plan, plan
+    assert any("ix_customers_customer_name_key" in p for p in plans)
+    assert any("ix_customers_contact_email_lower" in p for p in plans)

@@ -22,9 +22,12 @@ KIND = "customers.message"
 
 @pytest.fixture
 def crm_config():
+    # Only customers and the two test plugins: the real channels module, when installed,
+    # declares "email" too, and the first of two plugins declaring a channel wins.
     return {
-        "CRM_DISCOVER_PLUGINS": True,
+        "CRM_DISCOVER_PLUGINS": False,
         "CRM_EXTRA_PLUGINS": {
+            "customers": "crm_customers.plugin",
             "revenue_probe": "customers_revenue_probe",
             "test_mail": "customers_test_channel",
         },

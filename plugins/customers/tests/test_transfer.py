@@ -321,8 +321,8 @@ def test_missing_file_and_size_limit(api, customers):
     admin = api("admin")
     r = admin.post(IMPORT, data={"kind": "customers"}, content_type="multipart/form-data")
     assert r.status_code == 400 and "'file'" in r.get_json()["detail"]
-    r = _import(admin, b"name\n" + b"x" * (20 * 1024 * 1024))
-    assert r.status_code == 413 and "20 MB" in r.get_json()["detail"]
+    r = _import(admin, b"name\n" + b"x" * (30 * 1024 * 1024))
+    assert r.status_code == 413 and "30 MB" in r.get_json()["detail"]
     r = admin.post(IMPORT, data={"file": (io.BytesIO(b"name\nx\n"), "a.csv"), "kind": "deals"},
                    content_type="multipart/form-data")  # fmt: skip
     assert r.status_code == 422 and "kind" in r.get_json()["errors"]
