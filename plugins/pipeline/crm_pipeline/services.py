@@ -849,7 +849,10 @@ def send_due_reminders(session, now: datetime | None = None) -> int:
     ).all()
     sent = 0
     for a in due:
-        a.reminded_at = now
+        session.execute(
+            update(Appointment).where(Appointment.id == a.id).values(reminded_at=now)
+            .execution_options(synchronize_session=False)
+        )
         if a.starts_at < now - timedelta(hours=1):
             continue  # long past (created late): nothing useful to remind
         users = [session.get(User, uid) for uid in a.remind_user_ids] or [session.get(User, a.owner_id)]
@@ -1083,7 +1086,11 @@ def send_overdue_payment_reminders(session, now: datetime | None = None) -> int:
         .limit(500)
     ).all()
     for p, d in rows:
-        p.reminded_at = now
+        # A plain UPDATE: the reminder is bookkeeping, not an edit (the version stays).
+        session.execute(
+            update(Payment).where(Payment.id == p.id).values(reminded_at=now)
+            .execution_options(synchronize_session=False)
+        )
         owner = session.get(User, d.owner_id)
         notify(
             session,
