@@ -54,6 +54,18 @@ STATUS_LABELS = {
 }
 
 
+# Labels other modules hand over as plain strings (audiences, merge fields, filters): shown
+# through gettext, so they are marked here for the catalog.
+_MARKERS = (
+    _l("Team members (every active user)"), _l("Customers matching a filter"),
+    _l("Recipient's name"), _l("Recipient's email"), _l("Unsubscribe link"),
+    _l("Customer name"), _l("Customer code"), _l("Contact name"), _l("Contact's job title"),
+    _l("Account owner's name"), _l("Account owner's email"), _l("Search"), _l("Grade"),
+    _l("Lifecycle stage"), _l("Region"), _l("City"), _l("Industry"), _l("Tag"),
+    _l("Contacts: primary or all"),
+)
+
+
 def _abort_for(exc: Err):
     abort(exc.status if exc.status in (400, 403, 404, 409) else 422, description=str(exc))
 
