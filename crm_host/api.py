@@ -247,6 +247,22 @@ def parse_sort(sort: str | None, sortable: dict, default: list | None = None) ->
     return clauses
 
 
+def page_of(session, stmt, order: list, page: int, per_page: int, scalars: bool = True):
+    """One page of a list and its total, exact up to ``CRM_COUNT_CAP``: ``(items, total,
+    exact)``.
+
+    ``stmt`` is a Select, or ``build(wide)`` returning one. With the builder, the count runs
+    on ``build(False)`` and the page on ``build(wide=not exact)``: a count that hit the cap
+    means many rows match, and a scoped query can then be told so
+    (:func:`crm_host.security.scope_filter`'s ``wide``) to walk the sort order instead of
+    gathering every match first."""
+    build = stmt if callable(stmt) else (lambda wide: stmt)
+    total, exact = count_capped(session, build(False), current_app.config["CRM_COUNT_CAP"])
+    q = build(not exact).order_by(*order).limit(per_page).offset((page - 1) * per_page)
+    items = list(session.scalars(q)) if scalars else [r._mapping for r in session.execute(q)]
+    return items, total, exact
+
+
 def paginate(
     session,
     stmt,
@@ -256,15 +272,13 @@ def paginate(
     tiebreak=None,
     scalars: bool = True,
 ) -> dict:
-    """Run a list query the standard way and return the page envelope."""
+    """Run a list query the standard way and return the page envelope. ``stmt``: a Select,
+    or ``build(wide)`` as in :func:`page_of`."""
     page, per_page = args.get("page", 1), args.get("per_page", 25)
     order = parse_sort(args.get("sort"), sortable or {}, default_sort)
     if tiebreak is not None:
         order.append(tiebreak)
-    cap = current_app.config["CRM_COUNT_CAP"]
-    total, exact = count_capped(session, stmt, cap)
-    q = stmt.order_by(*order).limit(per_page).offset((page - 1) * per_page)
-    items = list(session.scalars(q)) if scalars else [r._mapping for r in session.execute(q)]
+    items, total, exact = page_of(session, stmt, order, page, per_page, scalars)
     return {
         "items": items,
         "page": page,

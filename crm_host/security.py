@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import wraps
 
-from flask import abort, current_app, g
+from flask import abort, current_app, g, has_request_context
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -202,7 +202,9 @@ def subordinates(session, user_id: int) -> set[int]:
     return out
 
 
-def scope_filter(user: User, owner_col, department_col=None, scope: str | None = None):
+def scope_filter(
+    user: User, owner_col, department_col=None, scope: str | None = None, *, wide: bool = False
+):
     """A SQL condition limiting a query to the records ``user`` may see.
 
     ``owner_col`` is the record's owner (a user id column); ``department_col`` the record's
@@ -211,6 +213,10 @@ def scope_filter(user: User, owner_col, department_col=None, scope: str | None =
 
         cond = scope_filter(user, Customer.owner_id, Customer.department_id)
         stmt = select(Customer) if cond is None else select(Customer).where(cond)
+
+    ``wide=True`` says the query will match many rows (a list whose capped count hit the cap,
+    see :func:`crm_host.api.page_of`): SQLite then gets a hint to walk the sort order instead
+    of the owner/department indexes.
     """
     from .db import session as current_session
 
@@ -222,26 +228,39 @@ def scope_filter(user: User, owner_col, department_col=None, scope: str | None =
         return owner_col == user.id
     if user.department_id is None and scope != "own_subordinates":
         return owner_col == user.id
-    # A wide scope matches a large share of the rows. SQLite would then gather every match
-    # through the owner/department indexes and sort them all for "newest first" (a second
-    # at a million rows); ``col + 0`` keeps those indexes out of the plan so it walks the
-    # sort order and stops after one page. PostgreSQL's cost-based planner needs no hint.
-    hint = (lambda c: c + 0) if s.bind.dialect.name == "sqlite" else (lambda c: c)
+    # With many matches SQLite would gather every one through the owner/department indexes
+    # and sort them all for "newest first" (a second at a million rows); ``col + 0`` keeps
+    # those indexes out of the plan, so it walks the sort order and stops after one page.
+    # With few matches the same hint would scan the whole table, hence only when ``wide``.
+    # PostgreSQL's cost-based planner needs no hint.
+    hint = (lambda c: c + 0) if wide and s.bind.dialect.name == "sqlite" else (lambda c: c)
     if scope == "own_subordinates":
         return hint(owner_col).in_(sorted(subordinates(s, user.id)))
     if scope == "department":
         depts = {user.department_id}
     else:  # department_tree
         depts = department_subtree(s, user.department_id)
-    owners_in_depts = select(User.id).where(User.department_id.in_(sorted(depts)))
-    conds = [hint(owner_col) == user.id, hint(owner_col).in_(owners_in_depts)]
+    # The owners are resolved here, not as a sub-select: planners estimate
+    # ``owner_id IN (SELECT ...)`` badly and cannot combine it with other indexes
+    # (PostgreSQL's BitmapOr), so a leader of an empty team waited half a second.
+    owners = {user.id, *_members(s, depts)}
+    conds = [hint(owner_col).in_(sorted(owners))]
     if department_col is not None:
         conds.append(hint(department_col).in_(sorted(depts)))
     return or_(*conds)
 
 
-def apply_scope(stmt, user: User, owner_col, department_col=None):
-    cond = scope_filter(user, owner_col, department_col)
+def _members(s, depts: set[int]) -> list[int]:
+    """Ids of the users in these departments (remembered for the request)."""
+    key = ("crm_dept_members", tuple(sorted(depts)))
+    cache = g.setdefault("crm_scope_cache", {}) if has_request_context() else {}
+    if key not in cache:
+        cache[key] = list(s.scalars(select(User.id).where(User.department_id.in_(key[1]))))
+    return cache[key]
+
+
+def apply_scope(stmt, user: User, owner_col, department_col=None, *, wide: bool = False):
+    cond = scope_filter(user, owner_col, department_col, wide=wide)
     return stmt if cond is None else stmt.where(cond)
 
 

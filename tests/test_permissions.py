@@ -136,3 +136,38 @@ def test_menu_filtered_by_permission(login, enable_modules):
     assert 'data-menu-id="alpha"' not in staff_html
     assert 'data-menu-id="admin.modules"' not in staff_html
     assert login("staff").get("/alpha/").status_code == 403
+
+
+def test_scope_owners_resolved_and_sqlite_hint_only_for_wide_lists(
+    api, org, crm_app, crm_db, monkeypatch
+):
+    """The scope lists its owners (no sub-select the planner misjudges); the SQLite hint that
+    makes the page walk the sort order is used only when the capped count hit the cap, since
+    for a small scope the same hint means a full scan."""
+    from sqlalchemy import event
+
+    clients = _make_items(api, org)
+    engine = crm_app.extensions["crm"].db.engine
+    seen: list[str] = []
+
+    def grab(conn, cursor, statement, parameters, context, executemany):
+        if "alpha_item" in statement and statement.lstrip().upper().startswith("SELECT"):
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", grab)
+    try:
+        assert len(_names(clients["leader"])) == 4  # 4 rows, under the cap of 10,000
+        small = list(seen)
+        seen.clear()
+        monkeypatch.setitem(crm_app.config, "CRM_COUNT_CAP", 2)
+        r = clients["leader"].get("/api/v1/alpha/items").get_json()
+        assert (r["total"], r["total_is_exact"], len(r["items"])) == (2, False, 4)
+        capped = list(seen)
+    finally:
+        event.remove(engine, "before_cursor_execute", grab)
+    assert all("host_user" not in st for st in small + capped)  # owners resolved up front
+    sqlite = engine.dialect.name == "sqlite"
+    assert not any("+ ?" in st or "+ 0" in st for st in small)
+    count, page = capped
+    assert "count(" in count.lower() and "+ " not in count
+    assert ("+ " in page) == sqlite, page

@@ -57,10 +57,10 @@ def _customer_or_404(customer_id: int, include_deleted=False) -> Customer:
 def list_customers(args):
     """Customers in your scope, filtered (``q`` searches name, short name, code, phone, email)."""
     require("customers.view")
-    stmt = services.customer_query(session(), current_user, services.Filters.from_args(args))
+    filters = services.Filters.from_args(args)
     return paginate(
         session(),
-        stmt,
+        lambda wide: services.customer_query(session(), current_user, filters, wide=wide),
         args,
         sortable=services.SORTABLE,
         default_sort=[Customer.id.desc()],

@@ -227,10 +227,11 @@ def _search_condition(session, q: str):
     return or_(*conds)
 
 
-def customer_query(session, user, filters: Filters):
-    """The SELECT for a customer list: the user's scope, then the filters."""
+def customer_query(session, user, filters: Filters, wide: bool = False):
+    """The SELECT for a customer list: the user's scope, then the filters. ``wide``: the list
+    matches many rows (see ``crm_host.api.page_of``)."""
     stmt = select(Customer)
-    cond = scope_filter(user, Customer.owner_id, Customer.department_id)
+    cond = scope_filter(user, Customer.owner_id, Customer.department_id, wide=wide)
     if cond is not None:
         stmt = stmt.where(cond)
     stmt = stmt.where(
@@ -557,18 +558,23 @@ def lookup_phone(session, user, raw: str, limit: int = 20) -> list[dict]:
     conds = [Phone.e164 == e]
     if len(rev) >= 7:
         conds.append(_starts_with(Phone.digits_rev, rev))
-    stmt = (
-        select(Phone, Customer)
-        .join(Customer, Customer.id == Phone.customer_id)
-        .where(or_(*conds), Customer.deleted_at.is_(None))
+    # The phone rows first (a few, through their indexes), then their customers by id within
+    # the scope: one joined query let the planner start from the scope's owner indexes.
+    matches = session.scalars(select(Phone).where(or_(*conds)).limit(limit * 25)).all()
+    if not matches:
+        return []
+    stmt = select(Customer).where(
+        Customer.id.in_(sorted({p.customer_id for p in matches})), Customer.deleted_at.is_(None)
     )
     cond = scope_filter(user, Customer.owner_id, Customer.department_id)
     if cond is not None:
         stmt = stmt.where(cond)
+    visible = {c.id: c for c in session.scalars(stmt)}
     out, seen = [], set()
-    for ph, cust in session.execute(stmt.limit(limit * 3)):
-        key = (cust.id, ph.contact_id)
-        if key in seen:
+    for ph in matches:
+        cust = visible.get(ph.customer_id)
+        key = (ph.customer_id, ph.contact_id)
+        if cust is None or key in seen:
             continue
         seen.add(key)
         contact = session.get(Contact, ph.contact_id) if ph.contact_id else None

@@ -20,7 +20,7 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
 
-from crm_host.api import count_capped, parse_sort
+from crm_host.api import page_of, parse_sort
 from crm_host.db import session
 from crm_host.models import User
 from crm_host.security import has_permission, permission_required
@@ -133,11 +133,15 @@ def index():
         flash(_("Some filters were not understood: %(f)s", f=", ".join(exc.messages)), "warning")
         args = CustomerFilter().load({})
     filters = services.Filters.from_args(args)
-    stmt = services.customer_query(s, current_user, filters)
-    total, exact = count_capped(s, stmt, 10_000)
     order = parse_sort(args.get("sort"), services.SORTABLE, [Customer.id.desc()]) + [Customer.id]
     page = args["page"]
-    rows = s.scalars(stmt.order_by(*order).limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
+    rows, total, exact = page_of(
+        s,
+        lambda wide: services.customer_query(s, current_user, filters, wide=wide),
+        order,
+        page,
+        PER_PAGE,
+    )
     row_owners = (
         {u.id: u for u in s.scalars(select(User).where(User.id.in_({r.owner_id for r in rows})))}
         if rows

@@ -278,9 +278,8 @@ def test_duplicate_look_ups_use_the_expression_indexes(crm_app, crm_db, customer
     blanks, not bound parameters). Checked on SQLite's plans; PostgreSQL plans tiny tables
     with sequential scans whatever the indexes."""
     import pytest
-    from sqlalchemy import event
-
     from crm_customers import services
+    from sqlalchemy import event
 
     engine = crm_db.get_bind()
     if engine.dialect.name != "sqlite":

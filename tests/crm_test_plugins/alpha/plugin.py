@@ -81,9 +81,11 @@ api = crm_api.Blueprint(
 @api.arguments(crm_api.PageArgs, location="query")
 @api.response(200, crm_api.page_schema(ItemSchema))
 def list_items(args):
-    stmt = apply_scope(select(Item), current_user, Item.owner_id, Item.department_id)
+    def build(wide):
+        return apply_scope(select(Item), current_user, Item.owner_id, Item.department_id, wide=wide)
+
     return crm_api.paginate(
-        session(), stmt, args, sortable={"name": Item.name, "id": Item.id}, default_sort=[Item.id]
+        session(), build, args, sortable={"name": Item.name, "id": Item.id}, default_sort=[Item.id]
     )
 
 
