@@ -79,7 +79,7 @@ def crm_menu_items():
                  icon="briefcase"),
         MenuItem("pipeline.activities", _l("Activities"), "pipeline.activities",
                  "pipeline.view", order=21, icon="calendar-check"),
-        MenuItem("pipeline.reports", _l("Sales reports"), "pipeline.reports", "pipeline.reports",
+        MenuItem("pipeline.reports", _l("Sales reports"), "pipeline.reports_page", "pipeline.reports",
                  order=22, icon="bar-chart-line"),
         MenuItem("pipeline.targets", _l("Sales targets"), "pipeline.targets", "pipeline.targets",
                  order=23, icon="bullseye"),

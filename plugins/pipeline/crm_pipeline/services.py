@@ -15,7 +15,7 @@ from crm_host import audit, numbering
 from crm_host.db import check_version, utcnow
 from crm_host.models import Department, User
 from crm_host.notify import notify
-from crm_host.security import has_permission, in_scope, scope_filter
+from crm_host.security import has_permission, scope_filter
 
 from .models import (
     ACTIVITY_KINDS,
@@ -240,9 +240,15 @@ SORTABLE = {
 def get_deal(session, user, deal_id: int) -> Deal | None:
     """The deal if it exists and ``user`` may see it; otherwise None (callers answer 404)."""
     d = session.get(Deal, deal_id)
-    if d is None or not in_scope(user, d, "owner_id", "department_id"):
+    if d is None:
         return None
-    return d
+    cond = scope_filter(user, Deal.owner_id, Deal.department_id)
+    if cond is None:
+        return d
+    # Checked in the caller's session (not only the request's), so uncommitted deals of the
+    # same transaction are found too.
+    seen = session.scalar(select(func.count()).select_from(Deal).where(Deal.id == d.id, cond))
+    return d if seen else None
 
 
 def events(session, deal: Deal) -> list[DealEvent]:
@@ -1295,17 +1301,26 @@ def performance(session, user, period_kind: str, start: date, owner_id=None, dep
         agg = by_dept.setdefault(u.department_id, [0, Decimal(0)])
         agg[0] += n
         agg[1] += amount
+    # Departments: a department's figure covers its whole subtree (a sales department's
+    # target is met by its teams). Only departments within the viewer's reach are shown.
+    from crm_host.security import department_subtree
+
+    visible = None
+    if scope_filter(user, User.id) is not None:
+        visible = department_subtree(session, user.department_id) if user.department_id else set()
     dept_rows = []
-    for did in sorted(set(by_dept) | (set(dept_targets) if owner_id is None else set()), key=lambda d: (d is None, d or 0)):
-        if did is not None and did not in depts:
+    for did in sorted({d for d in by_dept if d is not None} | set(dept_targets)):
+        if did not in depts or (visible is not None and did not in visible):
             continue
-        if did not in by_dept and scope_filter(user, User.id) is not None:
-            continue  # another team's target, not the user's to see
-        n, amount = by_dept.get(did, (0, Decimal(0)))
+        if department_id is not None and did not in department_subtree(session, department_id):
+            continue
+        sub = department_subtree(session, did)
+        n = sum(v[0] for k, v in by_dept.items() if k in sub)
+        amount = sum((v[1] for k, v in by_dept.items() if k in sub), Decimal(0))
         target = dept_targets.get(did)
         dept_rows.append({
-            "department_id": did, "name": depts[did].name if did in depts else None,
-            "won_count": n, "won_amount": amount, "target": target,
+            "department_id": did, "name": depts[did].name,
+            "won_count": n, "won_amount": money(amount), "target": target,
             "attainment": round(float(amount / target), 4) if target else None,
         })
     return {

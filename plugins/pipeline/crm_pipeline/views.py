@@ -882,7 +882,7 @@ def funnel_widget_html() -> str:
     caption = Markup('<div class="small text-body-secondary text-center">{} · <a href="{}">{}</a></div>')
     rate = "—" if fun["win_rate"] is None else f"{fun['win_rate'] * 100:.0f}%"
     return str(funnel_chart(fun, height=260)) + str(caption.format(
-        _("Win rate %(rate)s", rate=rate), url_for("pipeline.reports"), _("Open the reports")))
+        _("Win rate %(rate)s", rate=rate), url_for("pipeline.reports_page"), _("Open the reports")))
 
 
 def performance_widget_html() -> str:
