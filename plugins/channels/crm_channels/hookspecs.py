@@ -41,7 +41,9 @@ def crm_mailing_audiences(user):
         ``"customers.filter"``), ``label``, ``recipients(session, user, params)`` yielding
         ``{"customer_id", "contact_id", "email", "name", "fields": {merge field: value}}``
         (a generator over a ``yield_per`` query: audiences may be large), and optionally
-        ``count(session, user, params)`` → int and ``fields`` → ``{merge field: label}``.
+        ``count(session, user, params)`` → int, ``fields`` → ``{merge field: label}`` and
+        ``params`` → ``{name: label}`` or ``{name: {"label": ..., "choices": {value: label}}}``
+        (the inputs the mailing page offers).
         ``params`` is the JSON object the sender filled in (for customers: the list's
         filters). Raise ``ValueError`` for parameters that make no sense.
     """

@@ -62,7 +62,7 @@ _MARKERS = (
     _l("Customer name"), _l("Customer code"), _l("Contact name"), _l("Contact's job title"),
     _l("Account owner's name"), _l("Account owner's email"), _l("Search"), _l("Grade"),
     _l("Lifecycle stage"), _l("Region"), _l("City"), _l("Industry"), _l("Tag"),
-    _l("Contacts: primary or all"),
+    _l("Contacts"), _l("Primary contact"), _l("Every contact with an email"),
 )
 
 
@@ -108,6 +108,7 @@ def inbox():
         box=box,
         counts=services.box_counts(s, current_user),
         selected=selected,
+        kind_labels={k: v.label for k, v in current_runtime().notification_kinds.items()},
     )
 
 

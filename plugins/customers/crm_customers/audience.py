@@ -34,7 +34,10 @@ PARAMS = {
     "city": "City",
     "industry": "Industry",
     "tag": "Tag",
-    "to": "Contacts: primary or all",
+    "to": {
+        "label": "Contacts",
+        "choices": {"primary": "Primary contact", "all": "Every contact with an email"},
+    },
 }
 FILTER_KEYS = set(services.Filters.__dataclass_fields__) - {"trash"}
 
