@@ -91,7 +91,7 @@ def labels() -> dict:
         "doc": {"quote": _("Quote"), "contract": _("Contract"), "other": _("Other")},
         "payment": {"planned": _("Planned"), "overdue": _("Overdue"), "received": _("Received"),
                     "partial": _("Partly received")},
-        "event": {"created": _("Opened"), "stage": _("Stage changed"),
+        "event": {"created": _("Deal opened"), "stage": _("Stage changed"),
                   "status": _("Status changed"), "transfer": _("Handed over"),
                   "urge": _("Urged"), "document": _("Document added")},
     }
