@@ -77,8 +77,16 @@ def clean_entry(data: dict) -> dict:
             raise ChannelsError("At most two weeks before.", "remind_minutes")
     location = (data.get("location") or "").strip()[:200] or None
     description = (data.get("description") or "").strip()[:5000]
-    return {"title": title, "kind": kind, "start_at": start, "end_at": end, "all_day": all_day,
-            "remind_minutes": remind, "location": location, "description": description}
+    return {
+        "title": title,
+        "kind": kind,
+        "start_at": start,
+        "end_at": end,
+        "all_day": all_day,
+        "remind_minutes": remind,
+        "location": location,
+        "description": description,
+    }
 
 
 def create_entry(session, user, data: dict) -> CalendarEntry:
@@ -107,9 +115,18 @@ def delete_entry(session, user, entry: CalendarEntry) -> None:
 
 
 def entry_event(e: CalendarEntry) -> dict:
-    return {"uid": f"channels-entry-{e.id}", "title": e.title, "start": e.start_at,
-            "end": e.end_at, "all_day": e.all_day, "url": None, "kind": e.kind,
-            "description": e.description or "", "location": e.location, "own_id": e.id}
+    return {
+        "uid": f"channels-entry-{e.id}",
+        "title": e.title,
+        "start": e.start_at,
+        "end": e.end_at,
+        "all_day": e.all_day,
+        "url": None,
+        "kind": e.kind,
+        "description": e.description or "",
+        "location": e.location,
+        "own_id": e.id,
+    }
 
 
 # --- Collecting events -------------------------------------------------------------------
@@ -130,11 +147,19 @@ def _valid_event(ev, owner: str) -> dict | None:
             end = datetime.combine(end, time(0), tzinfo=timezone.utc)
         if end is not None and end.tzinfo is None:
             raise TypeError("end is naive")
-        return {"uid": str(ev["uid"]), "title": str(ev["title"]), "start": start,
-                "end": end, "all_day": bool(ev.get("all_day")), "url": ev.get("url"),
-                "kind": str(ev.get("kind") or "other"),
-                "description": str(ev.get("description") or ""),
-                "location": ev.get("location"), "own_id": None, "source": owner}
+        return {
+            "uid": str(ev["uid"]),
+            "title": str(ev["title"]),
+            "start": start,
+            "end": end,
+            "all_day": bool(ev.get("all_day")),
+            "url": ev.get("url"),
+            "kind": str(ev.get("kind") or "other"),
+            "description": str(ev.get("description") or ""),
+            "location": ev.get("location"),
+            "own_id": None,
+            "source": owner,
+        }
     except (KeyError, TypeError, AttributeError) as exc:
         log.warning("calendar event from %s ignored: %s", owner, exc)
         return None
@@ -149,7 +174,10 @@ def events(session, runtime, user, start: datetime, end: datetime) -> list[dict]
             CalendarEntry.user_id == user.id,
             CalendarEntry.start_at < end,
             or_(
-                and_(CalendarEntry.end_at.is_(None), CalendarEntry.start_at >= start - timedelta(days=1)),
+                and_(
+                    CalendarEntry.end_at.is_(None),
+                    CalendarEntry.start_at >= start - timedelta(days=1),
+                ),
                 CalendarEntry.end_at >= start,
             ),
         )
@@ -302,12 +330,20 @@ def send_reminders(session, now=None, runtime=None) -> int:
         if e.start_at - timedelta(minutes=e.remind_minutes) > now:
             continue
         user = session.get(User, e.user_id)
-        when = e.start_at.strftime("%Y-%m-%d") if e.all_day else e.start_at.strftime(
-            "%Y-%m-%d %H:%M UTC")
-        bus.notify(session, REMINDER_KIND, f"{e.title} · {when}",
-                   (e.location or "") + ("\n" if e.location else "") + (e.description or ""),
-                   users=[user], data={"url": f"/channels/calendar?day={e.start_at.date()}"},
-                   runtime=runtime)
+        when = (
+            e.start_at.strftime("%Y-%m-%d")
+            if e.all_day
+            else e.start_at.strftime("%Y-%m-%d %H:%M UTC")
+        )
+        bus.notify(
+            session,
+            REMINDER_KIND,
+            f"{e.title} · {when}",
+            (e.location or "") + ("\n" if e.location else "") + (e.description or ""),
+            users=[user],
+            data={"url": f"/channels/calendar?day={e.start_at.date()}"},
+            runtime=runtime,
+        )
         e.reminded_at = now
         n += 1
     session.commit()

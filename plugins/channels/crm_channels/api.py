@@ -12,13 +12,13 @@ from . import agenda, mailings, services
 from .models import InboxMessage
 from .schemas import (
     AudienceOut,
+    CalendarEventArgs,
+    CalendarEventOut,
     ChannelsIn,
     CountOut,
     DefaultOut,
     EntryIn,
     EntryOut,
-    CalendarEventArgs,
-    CalendarEventOut,
     FeedOut,
     InboxArgs,
     InboxOut,
@@ -58,8 +58,14 @@ def list_inbox(args):
     """Your messages, newest first (``box``: ``inbox``, ``unread`` or ``archive``)."""
     require("channels.inbox")
     stmt = services.inbox_query(current_user, args["box"])
-    return paginate(session(), stmt, args, sortable={"created_at": InboxMessage.created_at},
-                    default_sort=[InboxMessage.created_at.desc()], tiebreak=InboxMessage.id.desc())
+    return paginate(
+        session(),
+        stmt,
+        args,
+        sortable={"created_at": InboxMessage.created_at},
+        default_sort=[InboxMessage.created_at.desc()],
+        tiebreak=InboxMessage.id.desc(),
+    )
 
 
 @blp.route("/inbox/<int:message_id>", methods=["GET"])
@@ -159,8 +165,7 @@ def list_events(args):
     """Your events in ``[start, end)``: your own entries and those other modules add."""
     require("channels.calendar")
     with refusals(session(), Err):
-        return agenda.events(session(), current_runtime(), current_user, args["start"],
-                             args["end"])
+        return agenda.events(session(), current_runtime(), current_user, args["start"], args["end"])
 
 
 @blp.route("/calendar/entries", methods=["POST"])
@@ -323,10 +328,21 @@ def list_recipients(args, mailing_id):
     total = totals[args["status"]] if args.get("status") else totals["total"]
     return {
         "items": [
-            {"id": r.id, "email": r.email, "name": r.name, "customer_id": r.customer_id,
-             "contact_id": r.contact_id, "status": state, "error": err or r.error,
-             "attempts": attempts, "sent_at": sent_at}
+            {
+                "id": r.id,
+                "email": r.email,
+                "name": r.name,
+                "customer_id": r.customer_id,
+                "contact_id": r.contact_id,
+                "status": state,
+                "error": err or r.error,
+                "attempts": attempts,
+                "sent_at": sent_at,
+            }
             for r, state, err, sent_at, attempts in rows
         ],
-        "page": page, "per_page": per, "total": total, "total_is_exact": True,
+        "page": page,
+        "per_page": per,
+        "total": total,
+        "total_is_exact": True,
     }

@@ -22,9 +22,10 @@ from __future__ import annotations
 import html as htmllib
 import logging
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -44,8 +45,11 @@ log = logging.getLogger("crm.channels.mailings")
 
 KIND = "channels.mailing"
 PERMISSION = "channels.mailing"
-BASE_FIELDS = {"name": "Recipient's name", "email": "Recipient's email",
-               "unsubscribe_url": "Unsubscribe link"}
+BASE_FIELDS = {
+    "name": "Recipient's name",
+    "email": "Recipient's email",
+    "unsubscribe_url": "Unsubscribe link",
+}
 MAX_SUBJECT = 200
 MAX_BODY = 50_000
 PREVIEW_COUNT = 3
@@ -76,8 +80,16 @@ def _coerce(obj, owner: str) -> Audience | None:
     fields_ = get("fields") or {}
     if not isinstance(fields_, dict):
         fields_ = {f: f for f in fields_}
-    return Audience(str(name), str(label or name), recipients, get("count"), dict(fields_),
-                    get("describe"), owner, dict(get("params") or {}))
+    return Audience(
+        str(name),
+        str(label or name),
+        recipients,
+        get("count"),
+        dict(fields_),
+        get("describe"),
+        owner,
+        dict(get("params") or {}),
+    )
 
 
 # --- The built-in audience: team members -------------------------------------------------
@@ -87,16 +99,22 @@ def _team_recipients(session, user, params):
     stmt = select(User.id, User.name, User.email).where(User.is_active.is_(True))
     stmt = stmt.order_by(User.id).execution_options(yield_per=CHUNK)
     for _id, name, email in session.execute(stmt):
-        yield {"customer_id": None, "contact_id": None, "email": email, "name": name,
-               "fields": {}}
+        yield {"customer_id": None, "contact_id": None, "email": email, "name": name, "fields": {}}
 
 
 def _team_count(session, user, params):
     return session.scalar(select(func.count()).select_from(User).where(User.is_active.is_(True)))
 
 
-TEAM = Audience("channels.team", "Team members (every active user)", _team_recipients,
-                _team_count, {}, None, "channels")
+TEAM = Audience(
+    "channels.team",
+    "Team members (every active user)",
+    _team_recipients,
+    _team_count,
+    {},
+    None,
+    "channels",
+)
 
 
 def audiences(runtime, user) -> dict[str, Audience]:
@@ -114,8 +132,9 @@ def get_audience(runtime, user, name: str) -> Audience:
     found = audiences(runtime, user).get(name)
     if found is None:
         raise ChannelsError(
-            f"Unknown audience '{name}'. Choose one of: "
-            f"{', '.join(audiences(runtime, user))}.", "audience")
+            f"Unknown audience '{name}'. Choose one of: {', '.join(audiences(runtime, user))}.",
+            "audience",
+        )
     return found
 
 
@@ -131,7 +150,9 @@ def parse_template(template: str, allowed, field_name: str):
     except ValueError as exc:
         raise ChannelsError(
             f"The {field_name} has a stray brace ({exc}). Merge fields look like {{name}}; "
-            "write {{ and }} for a literal brace.", field_name) from None
+            "write {{ and }} for a literal brace.",
+            field_name,
+        ) from None
     parts, unknown = [], []
     for literal, name, spec, conversion in parsed:
         if name is None:
@@ -147,7 +168,9 @@ def parse_template(template: str, allowed, field_name: str):
         allowed_text = ", ".join("{" + f + "}" for f in allowed)
         raise ChannelsError(
             f"Unknown merge field{'s' if len(unknown) > 1 else ''} in the {field_name}: "
-            f"{', '.join(unknown)}. Allowed: {allowed_text}.", field_name)
+            f"{', '.join(unknown)}. Allowed: {allowed_text}.",
+            field_name,
+        )
     return parts
 
 
@@ -194,10 +217,13 @@ def validate(runtime, user, data: dict) -> dict:
     try:
         rate = int(rate)
     except (TypeError, ValueError):
-        raise ChannelsError("The rate is a whole number of messages per minute.", "rate_per_minute") from None
+        raise ChannelsError(
+            "The rate is a whole number of messages per minute.", "rate_per_minute"
+        ) from None
     if not 1 <= rate <= MAX_RATE:
-        raise ChannelsError(f"The rate is between 1 and {MAX_RATE:,} messages per minute.",
-                            "rate_per_minute")
+        raise ChannelsError(
+            f"The rate is between 1 and {MAX_RATE:,} messages per minute.", "rate_per_minute"
+        )
     send_at = data.get("send_at")
     if isinstance(send_at, str) and send_at.strip():
         try:
@@ -209,9 +235,16 @@ def validate(runtime, user, data: dict) -> dict:
     params = data.get("params") or {}
     if not isinstance(params, dict):
         raise ChannelsError("The audience parameters are an object.", "params")
-    return {"name": name, "subject": subject, "body": body, "html": html,
-            "audience": audience.name, "params": params, "rate_per_minute": rate,
-            "send_at": send_at or None}
+    return {
+        "name": name,
+        "subject": subject,
+        "body": body,
+        "html": html,
+        "audience": audience.name,
+        "params": params,
+        "rate_per_minute": rate,
+        "send_at": send_at or None,
+    }
 
 
 def _check_params(session, user, audience: Audience, params: dict) -> int | None:
@@ -240,9 +273,13 @@ def create(session, runtime, user, data: dict, send: bool = False) -> Mailing:
     if send and total == 0:
         raise ChannelsError("Nobody is in this audience.", "params")
     m = Mailing(
-        name=clean["name"], audience=clean["audience"], params=clean["params"],
-        subject=clean["subject"], body=clean["body"] + _html_marker(clean["html"]),
-        rate_per_minute=clean["rate_per_minute"], created_by=user.id,
+        name=clean["name"],
+        audience=clean["audience"],
+        params=clean["params"],
+        subject=clean["subject"],
+        body=clean["body"] + _html_marker(clean["html"]),
+        rate_per_minute=clean["rate_per_minute"],
+        created_by=user.id,
         status="scheduled" if send else "draft",
         scheduled_at=(clean["send_at"] or utcnow()) if send else clean["send_at"],
     )
@@ -300,8 +337,12 @@ def list_query(user):
 
 
 def _values(r: dict, unsubscribe_url: str) -> dict:
-    return {**(r.get("fields") or {}), "name": r.get("name") or "", "email": r.get("email") or "",
-            "unsubscribe_url": unsubscribe_url}
+    return {
+        **(r.get("fields") or {}),
+        "name": r.get("name") or "",
+        "email": r.get("email") or "",
+        "unsubscribe_url": unsubscribe_url,
+    }
 
 
 def preview(session, runtime, user, data: dict, count: int = PREVIEW_COUNT) -> dict:
@@ -316,10 +357,15 @@ def preview(session, runtime, user, data: dict, count: int = PREVIEW_COUNT) -> d
     items = []
     for r in audience.recipients(session, user, clean["params"]):
         values = _values(r, unsubscribe_url(0, r.get("email") or ""))
-        items.append({"email": r.get("email"), "name": r.get("name"),
-                      "customer_id": r.get("customer_id"),
-                      "subject": " ".join(fill(sp, values).split()),
-                      "body": fill(bp, values) + footer(values["unsubscribe_url"], clean["body"])})
+        items.append(
+            {
+                "email": r.get("email"),
+                "name": r.get("name"),
+                "customer_id": r.get("customer_id"),
+                "subject": " ".join(fill(sp, values).split()),
+                "body": fill(bp, values) + footer(values["unsubscribe_url"], clean["body"]),
+            }
+        )
         if len(items) >= count:
             break
     return {"total": total, "items": items, "fields": allowed}
@@ -357,7 +403,9 @@ def read_token(token: str) -> tuple[int, str]:
         raise ChannelsError(
             "This unsubscribe link is not valid (it was changed or cut short). "
             "Open the link from the email again, or reply to the email to unsubscribe.",
-            "token", status=400) from None
+            "token",
+            status=400,
+        ) from None
 
 
 def unsubscribe(session, token: str) -> str:
@@ -390,9 +438,13 @@ def _queue_chunk(session, runtime, m, chunk, parts, state) -> None:
     for r in chunk:
         email = (r.get("email") or "").strip()
         low = email.lower()
-        rec = MailingRecipient(mailing_id=m.id, customer_id=r.get("customer_id"),
-                               contact_id=r.get("contact_id"), email=email[:255],
-                               name=(r.get("name") or "")[:200])
+        rec = MailingRecipient(
+            mailing_id=m.id,
+            customer_id=r.get("customer_id"),
+            contact_id=r.get("contact_id"),
+            email=email[:255],
+            name=(r.get("name") or "")[:200],
+        )
         if low in state["seen"]:
             continue
         state["seen"].add(low)
@@ -405,19 +457,31 @@ def _queue_chunk(session, runtime, m, chunk, parts, state) -> None:
             values = _values(r, unsub)
             html = fill(hp, values, escape=True) if hp else None
             if html and "{unsubscribe_url}" not in state["html_template"]:
-                html += (f'<p style="color:#888;font-size:12px">'
-                         f'<a href="{htmllib.escape(unsub)}">Unsubscribe</a></p>')
+                html += (
+                    f'<p style="color:#888;font-size:12px">'
+                    f'<a href="{htmllib.escape(unsub)}">Unsubscribe</a></p>'
+                )
             rows = bus.notify(
-                session, KIND, " ".join(fill(sp, values).split()),
+                session,
+                KIND,
+                " ".join(fill(sp, values).split()),
                 fill(bp, values) + footer(unsub, state["text_template"]),
-                addresses=[("email", email)], html=html, runtime=runtime,
-                data={"mailing_id": m.id, "customer_id": r.get("customer_id"),
-                      "contact_id": r.get("contact_id"), "name": r.get("name") or "",
-                      "unsubscribe_url": unsub, "reply_to": state["reply_to"]},
+                addresses=[("email", email)],
+                html=html,
+                runtime=runtime,
+                data={
+                    "mailing_id": m.id,
+                    "customer_id": r.get("customer_id"),
+                    "contact_id": r.get("contact_id"),
+                    "name": r.get("name") or "",
+                    "unsubscribe_url": unsub,
+                    "reply_to": state["reply_to"],
+                },
             )
             for row in rows:
                 row.next_attempt_at = state["start"] + timedelta(
-                    seconds=state["i"] * 60.0 / m.rate_per_minute)
+                    seconds=state["i"] * 60.0 / m.rate_per_minute
+                )
                 state["i"] += 1
             pending.append((rec, rows[0] if rows else None))
         session.add(rec)
@@ -438,12 +502,22 @@ def send_mailing(session, runtime, m: Mailing, now: datetime | None = None) -> i
     audience = get_audience(runtime, user, m.audience)
     allowed = merge_fields(audience)
     text, html = split_body(m)
-    parts = (parse_template(m.subject, allowed, "subject"), parse_template(text, allowed, "body"),
-             parse_template(html, allowed, "html") if html else None)
+    parts = (
+        parse_template(m.subject, allowed, "subject"),
+        parse_template(text, allowed, "body"),
+        parse_template(html, allowed, "html") if html else None,
+    )
     m.status, m.started_at = "sending", now
     mailing_id = m.id
-    state = {"seen": set(), "i": 0, "total": 0, "start": now, "text_template": text,
-             "html_template": html or "", "reply_to": user.email}
+    state = {
+        "seen": set(),
+        "i": 0,
+        "total": 0,
+        "start": now,
+        "text_template": text,
+        "html_template": html or "",
+        "reply_to": user.email,
+    }
     chunk = []
     for r in audience.recipients(session, user, m.params or {}):
         chunk.append(r)
@@ -470,7 +544,8 @@ def run_due(session, now=None, runtime=None) -> list[int]:
     runtime = runtime or bus.current_runtime()
     done = []
     due = session.scalars(
-        select(Mailing.id).where(Mailing.status == "scheduled", Mailing.scheduled_at <= now)
+        select(Mailing.id)
+        .where(Mailing.status == "scheduled", Mailing.scheduled_at <= now)
         .order_by(Mailing.scheduled_at)
     ).all()
     for mid in due:
@@ -492,11 +567,15 @@ def run_due(session, now=None, runtime=None) -> list[int]:
 
 
 def pending_count(session, mailing_id: int) -> int:
-    return session.scalar(
-        select(func.count()).select_from(MailingRecipient)
-        .join(OutboxMessage, OutboxMessage.id == MailingRecipient.outbox_id)
-        .where(MailingRecipient.mailing_id == mailing_id, OutboxMessage.status == "pending")
-    ) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(MailingRecipient)
+            .join(OutboxMessage, OutboxMessage.id == MailingRecipient.outbox_id)
+            .where(MailingRecipient.mailing_id == mailing_id, OutboxMessage.status == "pending")
+        )
+        or 0
+    )
 
 
 def recipient_status():
@@ -528,8 +607,13 @@ def totals(session, mailing_id: int) -> dict:
 def recipients(session, mailing_id: int, status: str | None = None, limit=50, offset=0):
     st = recipient_status()
     stmt = (
-        select(MailingRecipient, st.label("state"), OutboxMessage.last_error,
-               OutboxMessage.sent_at, OutboxMessage.attempts)
+        select(
+            MailingRecipient,
+            st.label("state"),
+            OutboxMessage.last_error,
+            OutboxMessage.sent_at,
+            OutboxMessage.attempts,
+        )
         .outerjoin(OutboxMessage, OutboxMessage.id == MailingRecipient.outbox_id)
         .where(MailingRecipient.mailing_id == mailing_id)
     )

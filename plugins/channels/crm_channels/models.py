@@ -87,9 +87,7 @@ class Mailing(TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(16), default="draft")
     scheduled_at: Mapped[datetime | None] = mapped_column()
     rate_per_minute: Mapped[int] = mapped_column(Integer, default=600)
-    created_by: Mapped[int | None] = mapped_column(
-        ForeignKey("host_user.id", ondelete="SET NULL")
-    )
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("host_user.id", ondelete="SET NULL"))
     started_at: Mapped[datetime | None] = mapped_column()
     queued_at: Mapped[datetime | None] = mapped_column()
     recipients_total: Mapped[int] = mapped_column(Integer, default=0)

@@ -34,18 +34,59 @@ def _unread(user) -> int | None:
 @hookimpl
 def crm_menu_items():
     return [
-        MenuItem("channels.inbox", _l("Inbox"), "channels.inbox", "channels.inbox",
-                 order=5, icon="inbox", badge=_unread),
-        MenuItem("channels.inbox_header", _l("Inbox"), "channels.inbox", "channels.inbox",
-                 section="header", order=10, icon="bell", badge=_unread),
-        MenuItem("channels.calendar", _l("Calendar"), "channels.calendar", "channels.calendar",
-                 order=6, icon="calendar3"),
-        MenuItem("channels.mailings", _l("Mailings"), "channels.mailings_index", "channels.mailing",
-                 order=60, icon="envelope-paper"),
-        MenuItem("channels.settings", _l("Channels"), "channels.settings", "channels.manage",
-                 section="admin", order=45, icon="broadcast"),
-        MenuItem("channels.defaults", _l("Notification defaults"), "channels.defaults",
-                 "channels.manage", section="admin", order=46, icon="bell"),
+        MenuItem(
+            "channels.inbox",
+            _l("Inbox"),
+            "channels.inbox",
+            "channels.inbox",
+            order=5,
+            icon="inbox",
+            badge=_unread,
+        ),
+        MenuItem(
+            "channels.inbox_header",
+            _l("Inbox"),
+            "channels.inbox",
+            "channels.inbox",
+            section="header",
+            order=10,
+            icon="bell",
+            badge=_unread,
+        ),
+        MenuItem(
+            "channels.calendar",
+            _l("Calendar"),
+            "channels.calendar",
+            "channels.calendar",
+            order=6,
+            icon="calendar3",
+        ),
+        MenuItem(
+            "channels.mailings",
+            _l("Mailings"),
+            "channels.mailings_index",
+            "channels.mailing",
+            order=60,
+            icon="envelope-paper",
+        ),
+        MenuItem(
+            "channels.settings",
+            _l("Channels"),
+            "channels.settings",
+            "channels.manage",
+            section="admin",
+            order=45,
+            icon="broadcast",
+        ),
+        MenuItem(
+            "channels.defaults",
+            _l("Notification defaults"),
+            "channels.defaults",
+            "channels.manage",
+            section="admin",
+            order=46,
+            icon="bell",
+        ),
     ]
 
 
@@ -84,7 +125,9 @@ def crm_notification_defaults(session, kind):
     from . import services
 
     chosen = services.admin_default(session, kind)
-    return set(chosen) if chosen is not None else None  # a set: hook answers that are lists are flattened
+    return (
+        set(chosen) if chosen is not None else None
+    )  # a set: hook answers that are lists are flattened
 
 
 def _mailings_job(session, now):
@@ -114,8 +157,14 @@ def crm_dashboard_widgets(user):
     from .views import agenda_widget_html
 
     return [
-        DashboardWidget("channels.agenda", _l("Coming up"), agenda_widget_html,
-                        permission="channels.calendar", order=15, width=7),
+        DashboardWidget(
+            "channels.agenda",
+            _l("Coming up"),
+            agenda_widget_html,
+            permission="channels.calendar",
+            order=15,
+            width=7,
+        ),
     ]
 
 
@@ -125,17 +174,23 @@ def crm_customer_timeline(customer, user, limit):
 
     from . import services
 
-    nouns = {"email": _l("Email"), "sms": _l("Text message"), "fax": _l("Fax"),
-             "webhook": _l("Webhook")}
+    nouns = {
+        "email": _l("Email"),
+        "sms": _l("Text message"),
+        "fax": _l("Fax"),
+        "webhook": _l("Webhook"),
+    }
     out = []
     for m in services.customer_messages(session(), customer.id, limit):
-        out.append({
-            "at": m.sent_at,
-            "kind": "message",
-            "title": f"{nouns.get(m.channel, m.channel)} → {m.address or ''}: {m.subject}",
-            "body": m.body,
-            "url": None,
-        })
+        out.append(
+            {
+                "at": m.sent_at,
+                "kind": "message",
+                "title": f"{nouns.get(m.channel, m.channel)} → {m.address or ''}: {m.subject}",
+                "body": m.body,
+                "url": None,
+            }
+        )
     return out
 
 

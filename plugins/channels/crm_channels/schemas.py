@@ -56,8 +56,12 @@ class PreferenceOut(ma.Schema):
 
 
 class ChannelsIn(Strict):
-    channels = fields.List(S(validate=L(max=64)), required=True, allow_none=True,
-                           metadata={"description": "Channel names; null: back to the default"})
+    channels = fields.List(
+        S(validate=L(max=64)),
+        required=True,
+        allow_none=True,
+        metadata={"description": "Channel names; null: back to the default"},
+    )
 
 
 class DefaultOut(ma.Schema):
@@ -115,17 +119,26 @@ class FeedOut(ma.Schema):
 class MailingIn(Strict):
     name = S(required=True, validate=L(min=1, max=200))
     audience = S(required=True, validate=L(min=1, max=64))
-    params = fields.Dict(load_default=dict, metadata={
-        "description": "The audience's parameters (customers: the list's filters)"})
+    params = fields.Dict(
+        load_default=dict,
+        metadata={"description": "The audience's parameters (customers: the list's filters)"},
+    )
     subject = S(required=True, validate=L(min=1, max=200))
-    body = S(required=True, validate=L(min=1, max=50_000),
-             metadata={"description": "Text with merge fields such as {contact_name}"})
-    html = S(allow_none=True, validate=L(max=50_000),
-             metadata={"description": "Optional HTML version (sanitised)"})
+    body = S(
+        required=True,
+        validate=L(min=1, max=50_000),
+        metadata={"description": "Text with merge fields such as {contact_name}"},
+    )
+    html = S(
+        allow_none=True,
+        validate=L(max=50_000),
+        metadata={"description": "Optional HTML version (sanitised)"},
+    )
     rate_per_minute = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=100_000))
     send_at = fields.AwareDateTime(allow_none=True, default_timezone=None)
-    send = fields.Boolean(load_default=False,
-                          metadata={"description": "Schedule it (at send_at, or now)"})
+    send = fields.Boolean(
+        load_default=False, metadata={"description": "Schedule it (at send_at, or now)"}
+    )
 
 
 class PreviewItem(ma.Schema):
@@ -172,8 +185,10 @@ class MailingDetail(MailingOut):
 
 
 class RecipientArgs(PageArgs):
-    status = S(load_default=None, validate=validate.OneOf(
-        ("queued", "sent", "failed", "unsubscribed", "invalid")))
+    status = S(
+        load_default=None,
+        validate=validate.OneOf(("queued", "sent", "failed", "unsubscribed", "invalid")),
+    )
 
 
 class RecipientOut(ma.Schema):

@@ -33,7 +33,7 @@ import urllib.parse
 import urllib.request
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formataddr, format_datetime, make_msgid
+from email.utils import format_datetime, formataddr, make_msgid
 
 import nh3
 from flask import current_app
@@ -46,8 +46,10 @@ from .models import CustomerMessage, InboxMessage
 
 log = logging.getLogger("crm.channels")
 
-EMAIL_RE = re.compile(r"^[^@\s<>,;\"()\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+EMAIL_RE = re.compile(
+    r"^[^@\s<>,;\"()\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
 PHONE_RE = re.compile(r"^\+?[0-9]{5,20}$")
 MAX_ATTACHMENT_BYTES = 15 * 1024 * 1024
 
@@ -166,7 +168,9 @@ def build_email(message, to: str, settings: cfg.Settings, to_name: str | None = 
     for att in attachments_of(message):
         maintype, _, subtype = att["content_type"].partition("/")
         msg.add_attachment(
-            att["content"], maintype=maintype, subtype=subtype or "octet-stream",
+            att["content"],
+            maintype=maintype,
+            subtype=subtype or "octet-stream",
             filename=att["filename"],
         )
     return msg
@@ -241,8 +245,13 @@ def close_pool() -> None:
 def smtp_send(msg: EmailMessage, settings: cfg.Settings) -> None:
     if not settings.smtp_host:
         raise ChannelError("SMTP is not configured: set CRM_SMTP_HOST or the channels settings.")
-    key = (settings.smtp_host, settings.smtp_port, settings.smtp_security, settings.smtp_user,
-           hashlib.sha256(settings.smtp_password.encode()).hexdigest())
+    key = (
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.smtp_security,
+        settings.smtp_user,
+        hashlib.sha256(settings.smtp_password.encode()).hexdigest(),
+    )
     if _pool.conn is not None and (
         _pool.key != key or time.monotonic() - _pool.last_used > IDLE_SECONDS
     ):
@@ -253,8 +262,9 @@ def smtp_send(msg: EmailMessage, settings: cfg.Settings) -> None:
                 _pool.conn = _connect(settings)
             except smtplib.SMTPAuthenticationError as exc:
                 # Never echo the password; the server's answer is enough to act on.
-                raise ChannelError(f"SMTP login refused for user '{settings.smtp_user}' "
-                                   f"({exc.smtp_code})") from None
+                raise ChannelError(
+                    f"SMTP login refused for user '{settings.smtp_user}' ({exc.smtp_code})"
+                ) from None
             _pool.key = key
         try:
             _pool.conn.send_message(msg)
@@ -294,16 +304,20 @@ def _http(url: str, method: str, body: bytes | None, headers: dict, timeout: int
             return resp.read(65536)
     except urllib.error.HTTPError as exc:
         detail = exc.read(300).decode("utf-8", "replace").strip()
-        raise ChannelError(f"HTTP {exc.code} from {urllib.parse.urlsplit(url).netloc}"
-                           + (f": {detail}" if detail else "")) from None
+        raise ChannelError(
+            f"HTTP {exc.code} from {urllib.parse.urlsplit(url).netloc}"
+            + (f": {detail}" if detail else "")
+        ) from None
     except TimeoutError:
-        raise ChannelError(f"No answer from {urllib.parse.urlsplit(url).netloc} "
-                           f"within {timeout} s (timeout)") from None
+        raise ChannelError(
+            f"No answer from {urllib.parse.urlsplit(url).netloc} within {timeout} s (timeout)"
+        ) from None
     except urllib.error.URLError as exc:
         reason = exc.reason
         if isinstance(reason, TimeoutError) or "timed out" in str(reason):
-            raise ChannelError(f"No answer from {urllib.parse.urlsplit(url).netloc} "
-                               f"within {timeout} s (timeout)") from None
+            raise ChannelError(
+                f"No answer from {urllib.parse.urlsplit(url).netloc} within {timeout} s (timeout)"
+            ) from None
         raise ChannelError(f"Cannot reach {urllib.parse.urlsplit(url).netloc}: {reason}") from None
 
 
@@ -396,8 +410,9 @@ def text_pdf(title: str, text: str) -> bytes:
 
 def fax_address(pattern: str, number: str) -> str:
     if "{number}" not in pattern:
-        raise ChannelError("The fax gateway address must contain {number}, "
-                           "e.g. {number}@fax.example.")
+        raise ChannelError(
+            "The fax gateway address must contain {number}, e.g. {number}@fax.example."
+        )
     address = pattern.replace("{number}", number.lstrip("+"))
     if not valid_email(address):
         raise ChannelError(f"The fax gateway address '{address}' is not a valid email address.")
@@ -417,12 +432,23 @@ def send_fax(message) -> None:
     atts = list(data.get("attachments") or [])
     if not any((a.get("content_type") or "") == "application/pdf" for a in atts):
         pdf = text_pdf(message.subject or "", message.body or "")
-        atts.append({"filename": f"fax-{message.id}.pdf", "content_type": "application/pdf",
-                     "content_b64": base64.b64encode(pdf).decode()})
+        atts.append(
+            {
+                "filename": f"fax-{message.id}.pdf",
+                "content_type": "application/pdf",
+                "content_b64": base64.b64encode(pdf).decode(),
+            }
+        )
     data["attachments"] = atts
     fax_msg = type(message)(
-        id=message.id, kind=message.kind, subject=message.subject, body=message.body or "",
-        data=data, recipient=None, address=to, html=None,
+        id=message.id,
+        kind=message.kind,
+        subject=message.subject,
+        body=message.body or "",
+        data=data,
+        recipient=None,
+        address=to,
+        html=None,
     )
     smtp_send(build_email(fax_msg, to, settings), settings)
     record_for_customer(message, "fax", number)
@@ -440,8 +466,14 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
-def verify(secret: str, timestamp: str, body: bytes, signature: str, tolerance: int = 300,
-           now: float | None = None) -> bool:
+def verify(
+    secret: str,
+    timestamp: str,
+    body: bytes,
+    signature: str,
+    tolerance: int = 300,
+    now: float | None = None,
+) -> bool:
     """What a receiver does (documented in the README): recompute and compare in constant
     time, and refuse timestamps older than ``tolerance`` seconds (replays)."""
     try:
@@ -462,7 +494,8 @@ def webhook_payload(message) -> bytes:
         "data": message.data or {},
         "recipient": (
             {"id": message.recipient.id, "email": message.recipient.email}
-            if message.recipient is not None else None
+            if message.recipient is not None
+            else None
         ),
         "sent_at": utcnow().isoformat(),
     }

@@ -43,15 +43,18 @@ def inbox_query(user, box: str = "inbox"):
 
 
 def unread_count(session, user) -> int:
-    return session.scalar(
-        select(func.count())
-        .select_from(InboxMessage)
-        .where(
-            InboxMessage.user_id == user.id,
-            InboxMessage.archived_at.is_(None),
-            InboxMessage.read_at.is_(None),
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(InboxMessage)
+            .where(
+                InboxMessage.user_id == user.id,
+                InboxMessage.archived_at.is_(None),
+                InboxMessage.read_at.is_(None),
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 def box_counts(session, user) -> dict:

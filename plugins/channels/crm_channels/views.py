@@ -57,12 +57,27 @@ STATUS_LABELS = {
 # Labels other modules hand over as plain strings (audiences, merge fields, filters): shown
 # through gettext, so they are marked here for the catalog.
 _MARKERS = (
-    _l("Team members (every active user)"), _l("Customers matching a filter"),
-    _l("Recipient's name"), _l("Recipient's email"), _l("Unsubscribe link"),
-    _l("Customer name"), _l("Customer code"), _l("Contact name"), _l("Contact's job title"),
-    _l("Account owner's name"), _l("Account owner's email"), _l("Search"), _l("Grade"),
-    _l("Lifecycle stage"), _l("Region"), _l("City"), _l("Industry"), _l("Tag"),
-    _l("Contacts"), _l("Primary contact"), _l("Every contact with an email"),
+    _l("Team members (every active user)"),
+    _l("Customers matching a filter"),
+    _l("Recipient's name"),
+    _l("Recipient's email"),
+    _l("Unsubscribe link"),
+    _l("Customer name"),
+    _l("Customer code"),
+    _l("Contact name"),
+    _l("Contact's job title"),
+    _l("Account owner's name"),
+    _l("Account owner's email"),
+    _l("Search"),
+    _l("Grade"),
+    _l("Lifecycle stage"),
+    _l("Region"),
+    _l("City"),
+    _l("Industry"),
+    _l("Tag"),
+    _l("Contacts"),
+    _l("Primary contact"),
+    _l("Every contact with an email"),
 )
 
 
@@ -168,8 +183,11 @@ def _entry_form_data(form) -> dict:
     start = f"{day}T{'00:00' if all_day else start_t}" if day else ""
     end = ""
     if all_day and end_day and end_day != day:
-        end = f"{(date.fromisoformat(end_day) + timedelta(days=1)).isoformat()}T00:00" \
-            if _is_date(end_day) else end_day
+        end = (
+            f"{(date.fromisoformat(end_day) + timedelta(days=1)).isoformat()}T00:00"
+            if _is_date(end_day)
+            else end_day
+        )
     elif not all_day and end_t and day:
         end = f"{end_day}T{end_t}"
     return {
@@ -247,9 +265,7 @@ def calendar():
         errors=errors,
         form=form_values,
         edit=edit,
-        feed_url=(
-            url_for("channels_public.feed", token=token, _external=True) if token else None
-        ),
+        feed_url=(url_for("channels_public.feed", token=token, _external=True) if token else None),
         timedelta=timedelta,
     ), 422 if errors else 200
 
@@ -266,8 +282,9 @@ def calendar_delete(entry_id):
     agenda.delete_entry(s, current_user, e)
     s.commit()
     flash(_("Calendar entry deleted."), "success")
-    return redirect(url_for("channels.calendar", view=request.form.get("view", "month"), day=day),
-                    303)
+    return redirect(
+        url_for("channels.calendar", view=request.form.get("view", "month"), day=day), 303
+    )
 
 
 @bp.post("/calendar/feed")
@@ -280,8 +297,9 @@ def calendar_feed():
     else:
         agenda.feed_token(s, current_user)
     s.commit()
-    return redirect(url_for("channels.calendar", view=request.form.get("view", "month")) + "#feed",
-                    303)
+    return redirect(
+        url_for("channels.calendar", view=request.form.get("view", "month")) + "#feed", 303
+    )
 
 
 @public_bp.get("/calendar/feed/<token>.ics")
@@ -293,24 +311,34 @@ def feed(token):
     if user is None:
         abort(404)
     now = datetime.now(timezone.utc)
-    evs = agenda.events(s, current_runtime(), user, now - timedelta(days=60),
-                        now + timedelta(days=330))
+    evs = agenda.events(
+        s, current_runtime(), user, now - timedelta(days=60), now + timedelta(days=330)
+    )
     body = agenda.ical(evs, f"CRM · {user.name}", request.host_url)
-    return Response(body, mimetype="text/calendar", headers={
-        "Content-Disposition": 'inline; filename="calendar.ics"',
-        "Cache-Control": "private, max-age=300",
-    })
+    return Response(
+        body,
+        mimetype="text/calendar",
+        headers={
+            "Content-Disposition": 'inline; filename="calendar.ics"',
+            "Cache-Control": "private, max-age=300",
+        },
+    )
 
 
 def agenda_widget_html() -> str:
     s = session()
     now = datetime.now(timezone.utc)
-    evs = agenda.events(s, current_runtime(), current_user, now - timedelta(hours=1),
-                        now + timedelta(days=7))
-    unread = services.unread_count(s, current_user) if has_permission(
-        current_user, "channels.inbox") else None
-    return render_template("crm_channels/_agenda_widget.html", events=evs[:6], unread=unread,
-                           kinds=KIND_LABELS)
+    evs = agenda.events(
+        s, current_runtime(), current_user, now - timedelta(hours=1), now + timedelta(days=7)
+    )
+    unread = (
+        services.unread_count(s, current_user)
+        if has_permission(current_user, "channels.inbox")
+        else None
+    )
+    return render_template(
+        "crm_channels/_agenda_widget.html", events=evs[:6], unread=unread, kinds=KIND_LABELS
+    )
 
 
 # --- Mailings ----------------------------------------------------------------------------
@@ -321,12 +349,18 @@ def agenda_widget_html() -> str:
 def mailings_index():
     s = session()
     page = _page()
-    rows = s.scalars(mailings.list_query(current_user).limit(PER_PAGE + 1)
-                     .offset((page - 1) * PER_PAGE)).all()
+    rows = s.scalars(
+        mailings.list_query(current_user).limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE)
+    ).all()
     totals = {m.id: mailings.totals(s, m.id) for m in rows[:PER_PAGE]}
-    return render_template("crm_channels/mailings.html", rows=rows[:PER_PAGE],
-                           more=len(rows) > PER_PAGE, page=page, totals=totals,
-                           labels=STATUS_LABELS)
+    return render_template(
+        "crm_channels/mailings.html",
+        rows=rows[:PER_PAGE],
+        more=len(rows) > PER_PAGE,
+        page=page,
+        totals=totals,
+        labels=STATUS_LABELS,
+    )
 
 
 def _audience_params(audience: mailings.Audience | None, form) -> dict:
@@ -366,8 +400,14 @@ def mailing_new():
                 m = mailings.create(s, rt, current_user, data, send=(action == "send"))
                 s.commit()
                 if action == "send":
-                    flash(_("Mailing scheduled: it goes out at the chosen time, at most "
-                            "%(n)s messages a minute.", n=m.rate_per_minute), "success")
+                    flash(
+                        _(
+                            "Mailing scheduled: it goes out at the chosen time, at most "
+                            "%(n)s messages a minute.",
+                            n=m.rate_per_minute,
+                        ),
+                        "success",
+                    )
                 else:
                     flash(_("Draft saved."), "success")
                 return redirect(url_for("channels.mailing_detail", mailing_id=m.id), 303)
@@ -444,8 +484,9 @@ def unsubscribe(token):
     try:
         _mid, email = mailings.read_token(token)
     except Err as exc:
-        return render_template("crm_channels/unsubscribe.html", error=str(exc), done=False,
-                               email=None), 400
+        return render_template(
+            "crm_channels/unsubscribe.html", error=str(exc), done=False, email=None
+        ), 400
     done = False
     if request.method == "POST":
         mailings.unsubscribe(s, token)
@@ -457,26 +498,45 @@ def unsubscribe(token):
 # --- Administration ----------------------------------------------------------------------
 
 SETTING_GROUPS = [
-    (_l("Email (SMTP)"), "envelope", [
-        ("smtp_host", _l("Server"), "text"), ("smtp_port", _l("Port"), "number"),
-        ("smtp_security", _l("Security"), "security"), ("smtp_user", _l("User name"), "text"),
-        ("smtp_password", _l("Password"), "secret"),
-        ("smtp_sender", _l("Sender address"), "email"),
-    ]),
-    (_l("Text messages (HTTP gateway)"), "phone", [
-        ("sms_url", _l("Gateway URL"), "text"), ("sms_method", _l("Method"), "text"),
-        ("sms_content_type", _l("Content type"), "text"),
-        ("sms_body", _l("Body template ({to}, {text})"), "text"),
-        ("sms_auth_header", _l("Auth header (Name: value)"), "secret"),
-    ]),
-    (_l("Fax (email-to-fax gateway)"), "printer", [
-        ("fax_address", _l("Gateway address, e.g. {number}@fax.example"), "text"),
-    ]),
-    (_l("Webhooks and mailings"), "broadcast", [
-        ("webhook_secret", _l("Webhook signing secret"), "secret"),
-        ("mailing_rate", _l("Mailing rate (messages per minute)"), "number"),
-        ("public_url", _l("Public address of this CRM (for links in emails)"), "text"),
-    ]),
+    (
+        _l("Email (SMTP)"),
+        "envelope",
+        [
+            ("smtp_host", _l("Server"), "text"),
+            ("smtp_port", _l("Port"), "number"),
+            ("smtp_security", _l("Security"), "security"),
+            ("smtp_user", _l("User name"), "text"),
+            ("smtp_password", _l("Password"), "secret"),
+            ("smtp_sender", _l("Sender address"), "email"),
+        ],
+    ),
+    (
+        _l("Text messages (HTTP gateway)"),
+        "phone",
+        [
+            ("sms_url", _l("Gateway URL"), "text"),
+            ("sms_method", _l("Method"), "text"),
+            ("sms_content_type", _l("Content type"), "text"),
+            ("sms_body", _l("Body template ({to}, {text})"), "text"),
+            ("sms_auth_header", _l("Auth header (Name: value)"), "secret"),
+        ],
+    ),
+    (
+        _l("Fax (email-to-fax gateway)"),
+        "printer",
+        [
+            ("fax_address", _l("Gateway address, e.g. {number}@fax.example"), "text"),
+        ],
+    ),
+    (
+        _l("Webhooks and mailings"),
+        "broadcast",
+        [
+            ("webhook_secret", _l("Webhook signing secret"), "secret"),
+            ("mailing_rate", _l("Mailing rate (messages per minute)"), "number"),
+            ("public_url", _l("Public address of this CRM (for links in emails)"), "text"),
+        ],
+    ),
 ]
 
 
@@ -494,12 +554,22 @@ def settings():
             if not valid_email(to):
                 errors["test_to"] = [_("Not a valid email address.")]
             else:
-                notify(s, "host.test", _("Test message from the CRM"),
-                       _("If you can read this, email delivery works."),
-                       addresses=[("email", to)])
+                notify(
+                    s,
+                    "host.test",
+                    _("Test message from the CRM"),
+                    _("If you can read this, email delivery works."),
+                    addresses=[("email", to)],
+                )
                 s.commit()
-                flash(_("A test email to %(to)s is queued; its result shows under "
-                        "Administration → Deliveries.", to=to), "success")
+                flash(
+                    _(
+                        "A test email to %(to)s is queued; its result shows under "
+                        "Administration → Deliveries.",
+                        to=to,
+                    ),
+                    "success",
+                )
                 return redirect(url_for("channels.settings"), 303)
         else:
             changes = {k: (request.form.get(k) or "").strip() for k in cfg.FIELDS}
@@ -525,8 +595,13 @@ def settings():
     current = cfg.load(s, use_cache=False)
     stored = cfg.stored(s)
     return render_template(
-        "crm_channels/settings.html", groups=SETTING_GROUPS, current=current.values,
-        stored=stored, secrets=cfg.SECRETS, errors=errors, form=request.form,
+        "crm_channels/settings.html",
+        groups=SETTING_GROUPS,
+        current=current.values,
+        stored=stored,
+        secrets=cfg.SECRETS,
+        errors=errors,
+        form=request.form,
         smtp_ok=current.smtp_configured,
     ), 422 if errors else 200
 
@@ -545,8 +620,10 @@ def defaults():
                     continue
                 chosen = [c.name for c in channels if request.form.get(f"{k}|{c.name}") == "on"]
                 declared = list(rt.notification_kinds[k].default_channels)
-                if sorted(chosen) == sorted(c for c in declared if c in rt.channels) \
-                        and services.admin_default(s, k) is None:
+                if (
+                    sorted(chosen) == sorted(c for c in declared if c in rt.channels)
+                    and services.admin_default(s, k) is None
+                ):
                     continue
                 services.set_default(s, rt, k, chosen)
             s.commit()
@@ -555,5 +632,6 @@ def defaults():
             s.rollback()
             flash(str(exc), "danger")
         return redirect(url_for("channels.defaults"), 303)
-    return render_template("crm_channels/defaults.html", rows=services.defaults(s, rt),
-                           channels=channels)
+    return render_template(
+        "crm_channels/defaults.html", rows=services.defaults(s, rt), channels=channels
+    )

@@ -31,9 +31,17 @@ def crm_calendar_events(user, start, end):
 
 
 def appointment(user_id, start, uid="probe-appointment-1", title="Visit Acme"):
-    return {"user_id": user_id, "uid": uid, "title": title, "start": start,
-            "end": start + timedelta(hours=1), "all_day": False, "url": "/customers/",
-            "kind": "appointment", "description": "Bring the catalogue"}
+    return {
+        "user_id": user_id,
+        "uid": uid,
+        "title": title,
+        "start": start,
+        "end": start + timedelta(hours=1),
+        "all_day": False,
+        "url": "/customers/",
+        "kind": "appointment",
+        "description": "Bring the catalogue",
+    }
 
 
 def now():
@@ -49,5 +57,11 @@ def _recipients(session, user, params):
 
 @hookimpl(optionalhook=True)
 def crm_mailing_audiences(user):
-    return [{"name": "probe.list", "label": "Probe list", "recipients": _recipients,
-             "fields": {"company": "Company"}}]
+    return [
+        {
+            "name": "probe.list",
+            "label": "Probe list",
+            "recipients": _recipients,
+            "fields": {"company": "Company"},
+        }
+    ]

@@ -39,11 +39,18 @@ class Inbox:
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope):
-        msg = message_from_bytes(envelope.original_content or envelope.content,
-                                 policy=policy.default)
+        msg = message_from_bytes(
+            envelope.original_content or envelope.content, policy=policy.default
+        )
         with self.lock:
-            self.messages.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos),
-                                  "msg": msg, "auth": getattr(session, "auth_data", None)})
+            self.messages.append(
+                {
+                    "from": envelope.mail_from,
+                    "to": list(envelope.rcpt_tos),
+                    "msg": msg,
+                    "auth": getattr(session, "auth_data", None),
+                }
+            )
         return "250 OK"
 
     def wait(self, n, timeout=5.0):
@@ -70,8 +77,13 @@ def smtp_server():
 
     handler = Inbox()
     port = free_port()
-    ctl = Controller(handler, hostname="127.0.0.1", port=port, authenticator=_authenticator,
-                     auth_require_tls=False)
+    ctl = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=_authenticator,
+        auth_require_tls=False,
+    )
     ctl.start()
     handler.port = port
     yield handler
@@ -83,10 +95,26 @@ def tls_cert(tmp_path_factory):
     d = tmp_path_factory.mktemp("tls")
     key, cert = d / "key.pem", d / "cert.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
-         "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
     )
     return str(cert), str(key)
 
@@ -104,8 +132,15 @@ def smtp_starttls(tls_cert):
     ctx.load_cert_chain(cert, key)
     handler = Inbox()
     port = free_port()
-    ctl = Controller(handler, hostname="127.0.0.1", port=port, authenticator=_authenticator,
-                     tls_context=ctx, require_starttls=True, auth_require_tls=True)
+    ctl = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=_authenticator,
+        tls_context=ctx,
+        require_starttls=True,
+        auth_require_tls=True,
+    )
     ctl.start()
     handler.port = port
     handler.cafile = cert
@@ -130,8 +165,9 @@ def gateway():
         def _handle(self):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            gw.requests.append({"method": self.command, "path": self.path,
-                                "headers": self.headers, "body": body})
+            gw.requests.append(
+                {"method": self.command, "path": self.path, "headers": self.headers, "body": body}
+            )
             if gw.delay:
                 time.sleep(gw.delay)
             self.send_response(gw.status)
@@ -176,8 +212,14 @@ def channels(enable_modules, crm_app):
 def smtp_config(crm_app, smtp_server):
     from crm_channels import settings
 
-    crm_app.config.update({"CRM_SMTP_HOST": "127.0.0.1", "CRM_SMTP_PORT": smtp_server.port,
-                           "CRM_SMTP_SECURITY": "none", "CRM_SMTP_SENDER": "crm@example.test"})
+    crm_app.config.update(
+        {
+            "CRM_SMTP_HOST": "127.0.0.1",
+            "CRM_SMTP_PORT": smtp_server.port,
+            "CRM_SMTP_SECURITY": "none",
+            "CRM_SMTP_SENDER": "crm@example.test",
+        }
+    )
     settings.invalidate()
     return smtp_server
 

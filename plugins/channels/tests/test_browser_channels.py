@@ -31,27 +31,46 @@ def _seed(app, user, deliver):
     rt = app.extensions["crm"].runtime()
     msgs = [
         ("催辦：宏達公司的報價單正在等您處理", "主管請您跟進上週寄出的報價單，今天下班前回覆。"),
-        ("Payment reminder: invoice INV-2026-0042 is due tomorrow",
-         "Remind the customer and record the payment once it arrives."),
+        (
+            "Payment reminder: invoice INV-2026-0042 is due tomorrow",
+            "Remind the customer and record the payment once it arrives.",
+        ),
         ("約會提醒：明天 10:00 拜訪台北市永豐貿易", "帶新型錄與報價單。"),
-        ("New deal assigned to you: Acme Trading — 120 licences",
-         "Stage: proposal. Expected close: next month."),
+        (
+            "New deal assigned to you: Acme Trading — 120 licences",
+            "Stage: proposal. Expected close: next month.",
+        ),
     ]
     with db.session_scope() as s:
         with app.app_context():
             u = s.get(User, user.id)
             for subject, body in msgs:
-                notify(s, "probe.urge", subject, body, users=[u], channels=["inbox"], runtime=rt,
-                       data={"url": "/channels/calendar"})
+                notify(
+                    s,
+                    "probe.urge",
+                    subject,
+                    body,
+                    users=[u],
+                    channels=["inbox"],
+                    runtime=rt,
+                    data={"url": "/channels/calendar"},
+                )
     deliver()
     today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-    for i, (title, kind, days, hour) in enumerate([
-        ("Visit Acme Trading", "appointment", 1, 2), ("永豐貿易 簽約", "appointment", 3, 6),
-        ("Follow up quotation Q-118", "reminder", 4, 1), ("收款：INV-0042", "reminder", 8, 2),
-    ]):
-        channels_probe.EVENTS.append(channels_probe.appointment(
-            user.id, today + timedelta(days=days, hours=hour), uid=f"probe-{i}", title=title)
-            | {"kind": kind})
+    for i, (title, kind, days, hour) in enumerate(
+        [
+            ("Visit Acme Trading", "appointment", 1, 2),
+            ("永豐貿易 簽約", "appointment", 3, 6),
+            ("Follow up quotation Q-118", "reminder", 4, 1),
+            ("收款：INV-0042", "reminder", 8, 2),
+        ]
+    ):
+        channels_probe.EVENTS.append(
+            channels_probe.appointment(
+                user.id, today + timedelta(days=days, hours=hour), uid=f"probe-{i}", title=title
+            )
+            | {"kind": kind}
+        )
     client = app.test_client()
     from crm_channels import agenda
 
@@ -59,27 +78,54 @@ def _seed(app, user, deliver):
         u = s.get(User, user.id)
         monday = today - timedelta(days=today.weekday())
         for w in range(-1, 5):
-            agenda.create_entry(s, u, {"title": "Weekly sales meeting", "kind": "meeting",
-                                       "start": monday + timedelta(days=7 * w, hours=1, minutes=30),
-                                       "end": monday + timedelta(days=7 * w, hours=2, minutes=30)})
-        agenda.create_entry(s, u, {"title": "季度檢討 Quarterly review", "kind": "meeting",
-                                   "start": today + timedelta(days=10), "all_day": True})
+            agenda.create_entry(
+                s,
+                u,
+                {
+                    "title": "Weekly sales meeting",
+                    "kind": "meeting",
+                    "start": monday + timedelta(days=7 * w, hours=1, minutes=30),
+                    "end": monday + timedelta(days=7 * w, hours=2, minutes=30),
+                },
+            )
+        agenda.create_entry(
+            s,
+            u,
+            {
+                "title": "季度檢討 Quarterly review",
+                "kind": "meeting",
+                "start": today + timedelta(days=10),
+                "all_day": True,
+            },
+        )
     return client
 
 
 def _mailing(app, api_client, deliver, smtp):
     for i in range(12):
-        r = api_client.post("/api/v1/customers", json={"name": f"客戶 {i:02d} 貿易有限公司",
-                                                       "grade": "A"})
+        r = api_client.post(
+            "/api/v1/customers", json={"name": f"客戶 {i:02d} 貿易有限公司", "grade": "A"}
+        )
         cid = r.get_json()["id"]
         email = f"buyer{i}@example.test" if i != 5 else None
-        api_client.post(f"/api/v1/customers/{cid}/contacts", json={
-            "name": f"王{i:02d}", "email": email, "is_primary": True} if email else
-            {"name": f"王{i:02d}", "is_primary": True})
-    r = api_client.post("/api/v1/mailings", json={
-        "name": "Spring price list 2026", "audience": "customers.filter", "params": {"grade": "A"},
-        "subject": "{customer_name}: spring prices", "body": "Dear {contact_name}, ...",
-        "send": True, "rate_per_minute": 100000})
+        api_client.post(
+            f"/api/v1/customers/{cid}/contacts",
+            json={"name": f"王{i:02d}", "email": email, "is_primary": True}
+            if email
+            else {"name": f"王{i:02d}", "is_primary": True},
+        )
+    r = api_client.post(
+        "/api/v1/mailings",
+        json={
+            "name": "Spring price list 2026",
+            "audience": "customers.filter",
+            "params": {"grade": "A"},
+            "subject": "{customer_name}: spring prices",
+            "body": "Dear {contact_name}, ...",
+            "send": True,
+            "rate_per_minute": 100000,
+        },
+    )
     mid = r.get_json()["id"]
     from crm_channels import mailings
     from crm_channels.models import Unsubscribe
@@ -109,10 +155,21 @@ def _mailing(app, api_client, deliver, smtp):
     return mid
 
 
-@pytest.mark.parametrize("width,lang", [(1366, "en"), (390, "zh_Hant"), (1366, "zh_Hant"),
-                                        (390, "en")])
-def test_channel_pages(live_server, browser, make_user, channels, enable_modules, smtp_config,
-                       deliver, api, width, lang):
+@pytest.mark.parametrize(
+    "width,lang", [(1366, "en"), (390, "zh_Hant"), (1366, "zh_Hant"), (390, "en")]
+)
+def test_channel_pages(
+    live_server,
+    browser,
+    make_user,
+    channels,
+    enable_modules,
+    smtp_config,
+    deliver,
+    api,
+    width,
+    lang,
+):
     enable_modules("customers")
     user = make_user("sales", name="陳小明")
     _seed(channels, user, deliver)

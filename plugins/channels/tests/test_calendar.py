@@ -18,9 +18,16 @@ def test_entries_events_and_hook(channels, api, make_user):
     user = make_user("sales")
     client = api(user)
     start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=1)
-    r = client.post("/api/v1/calendar/entries", json={
-        "title": "Team meeting", "kind": "meeting", "start": _iso(start),
-        "end": _iso(start + timedelta(hours=1)), "location": "Room 3"})
+    r = client.post(
+        "/api/v1/calendar/entries",
+        json={
+            "title": "Team meeting",
+            "kind": "meeting",
+            "start": _iso(start),
+            "end": _iso(start + timedelta(hours=1)),
+            "location": "Room 3",
+        },
+    )
     assert r.status_code == 201, r.get_json()
     eid = r.get_json()["id"]
     channels_probe.EVENTS.append(channels_probe.appointment(user.id, start + timedelta(hours=3)))
@@ -30,19 +37,34 @@ def test_entries_events_and_hook(channels, api, make_user):
     assert [e["uid"] for e in evs] == [f"channels-entry-{eid}", "probe-appointment-1"]
     assert evs[1]["kind"] == "appointment" and evs[1]["source"] == "channels_probe"
     # validation: end before start, unknown kind, missing title
-    bad = client.post("/api/v1/calendar/entries", json={
-        "title": "x", "start": _iso(start), "end": _iso(start - timedelta(hours=1))})
+    bad = client.post(
+        "/api/v1/calendar/entries",
+        json={"title": "x", "start": _iso(start), "end": _iso(start - timedelta(hours=1))},
+    )
     assert bad.status_code == 422 and "before the start" in bad.get_json()["detail"]
-    assert client.post("/api/v1/calendar/entries", json={"title": "x", "kind": "party",
-                                                         "start": _iso(start)}).status_code == 422
+    assert (
+        client.post(
+            "/api/v1/calendar/entries", json={"title": "x", "kind": "party", "start": _iso(start)}
+        ).status_code
+        == 422
+    )
     assert client.post("/api/v1/calendar/entries", json={"start": _iso(start)}).status_code == 422
     # someone else's entry is a 404
     other = api("sales")
-    assert other.put(f"/api/v1/calendar/entries/{eid}", json={
-        "title": "mine now", "start": _iso(start)}).status_code == 404
+    assert (
+        other.put(
+            f"/api/v1/calendar/entries/{eid}", json={"title": "mine now", "start": _iso(start)}
+        ).status_code
+        == 404
+    )
     assert other.delete(f"/api/v1/calendar/entries/{eid}").status_code == 404
-    assert client.put(f"/api/v1/calendar/entries/{eid}", json={
-        "title": "Moved", "start": _iso(start + timedelta(hours=5))}).status_code == 200
+    assert (
+        client.put(
+            f"/api/v1/calendar/entries/{eid}",
+            json={"title": "Moved", "start": _iso(start + timedelta(hours=5))},
+        ).status_code
+        == 200
+    )
     assert client.delete(f"/api/v1/calendar/entries/{eid}").status_code == 204
 
 
@@ -52,21 +74,36 @@ def test_calendar_pages_day_week_month(channels, login, make_user):
     user = make_user("sales")
     web = login(user)
     today = datetime.now(timezone.utc).date()
-    r = web.post_form(f"/channels/calendar?view=month&day={today}", {
-        "title": "客戶拜訪 Visit", "kind": "appointment", "date": today.isoformat(),
-        "start_time": "10:00", "end_time": "11:30", "location": "台北", "description": "<b>x</b>"})
+    r = web.post_form(
+        f"/channels/calendar?view=month&day={today}",
+        {
+            "title": "客戶拜訪 Visit",
+            "kind": "appointment",
+            "date": today.isoformat(),
+            "start_time": "10:00",
+            "end_time": "11:30",
+            "location": "台北",
+            "description": "<b>x</b>",
+        },
+    )
     assert r.status_code == 303
-    channels_probe.EVENTS.append(channels_probe.appointment(
-        user.id, datetime.combine(today, datetime.min.time(), tzinfo=timezone.utc)
-        + timedelta(hours=15), title="Pipeline appointment"))
+    channels_probe.EVENTS.append(
+        channels_probe.appointment(
+            user.id,
+            datetime.combine(today, datetime.min.time(), tzinfo=timezone.utc) + timedelta(hours=15),
+            title="Pipeline appointment",
+        )
+    )
     for view in ("month", "week", "day"):
         page = web.get(f"/channels/calendar?view={view}&day={today}").get_data(as_text=True)
         assert "客戶拜訪 Visit" in page and "Pipeline appointment" in page, view
         assert f'data-testid="{view}"' in page
     bad = web.post_form("/channels/calendar", {"title": "", "date": today.isoformat()})
     assert bad.status_code == 422 and "A title is required" in bad.get_data(as_text=True)
-    bad = web.post_form("/channels/calendar", {"title": "x", "date": today.isoformat(),
-                                               "start_time": "10:00", "end_time": "09:00"})
+    bad = web.post_form(
+        "/channels/calendar",
+        {"title": "x", "date": today.isoformat(), "start_time": "10:00", "end_time": "09:00"},
+    )
     assert bad.status_code == 422 and "before the start" in bad.get_data(as_text=True)
     # the description is shown escaped, never as HTML
     day = web.get(f"/channels/calendar?view=day&day={today}").get_data(as_text=True)
@@ -80,8 +117,10 @@ def test_ical_feed_without_login_and_reset(channels, api, make_user, crm_app):
     user = make_user("sales")
     client = api(user)
     start = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=2)
-    client.post("/api/v1/calendar/entries", json={"title": "Quarterly review", "start":
-                                                  _iso(start), "all_day": True})
+    client.post(
+        "/api/v1/calendar/entries",
+        json={"title": "Quarterly review", "start": _iso(start), "all_day": True},
+    )
     channels_probe.EVENTS.append(channels_probe.appointment(user.id, start + timedelta(hours=4)))
     url = client.get("/api/v1/calendar/feed").get_json()["url"]
     assert url.startswith("http://crm.test/channels/calendar/feed/") and url.endswith(".ics")
@@ -91,7 +130,7 @@ def test_ical_feed_without_login_and_reset(channels, api, make_user, crm_app):
     assert r.status_code == 200 and r.mimetype == "text/calendar"
     cal = Calendar.from_ical(r.data)
     events = {str(e["uid"]): e for e in cal.walk("VEVENT")}
-    assert set(events) == {f"channels-entry-1@crm", "probe-appointment-1@crm"}
+    assert set(events) == {"channels-entry-1@crm", "probe-appointment-1@crm"}
     assert str(events["probe-appointment-1@crm"]["summary"]) == "Visit Acme"
     assert events["channels-entry-1@crm"].decoded("dtstart") == start.date()
     assert anon.get("/channels/calendar/feed/not-a-token.ics").status_code == 404
@@ -107,11 +146,14 @@ def test_reminders_go_through_the_bus(channels, api, make_user, deliver, crm_app
     user = make_user("sales")
     client = api(user)
     soon = datetime.now(timezone.utc) + timedelta(minutes=10)
-    client.post("/api/v1/calendar/entries", json={"title": "Call Acme", "kind": "reminder",
-                                                  "start": _iso(soon), "remind_minutes": 15})
-    client.post("/api/v1/calendar/entries", json={"title": "Later", "start":
-                                                  _iso(soon + timedelta(days=3)),
-                                                  "remind_minutes": 15})
+    client.post(
+        "/api/v1/calendar/entries",
+        json={"title": "Call Acme", "kind": "reminder", "start": _iso(soon), "remind_minutes": 15},
+    )
+    client.post(
+        "/api/v1/calendar/entries",
+        json={"title": "Later", "start": _iso(soon + timedelta(days=3)), "remind_minutes": 15},
+    )
     with crm_app.extensions["crm"].db.session_scope() as s:
         with crm_app.app_context():
             assert agenda.send_reminders(s, runtime=crm_app.extensions["crm"].runtime()) == 1

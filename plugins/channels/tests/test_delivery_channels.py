@@ -18,8 +18,16 @@ from crm_host.notify import notify
 def _send(app, kind="host.test", subject="Hello", body="Body", users=(), addresses=(), **kw):
     with app.extensions["crm"].db.session_scope() as s:
         with app.app_context():
-            rows = notify(s, kind, subject, body, users=[s.get(User, u.id) for u in users],
-                          addresses=addresses, runtime=app.extensions["crm"].runtime(), **kw)
+            rows = notify(
+                s,
+                kind,
+                subject,
+                body,
+                users=[s.get(User, u.id) for u in users],
+                addresses=addresses,
+                runtime=app.extensions["crm"].runtime(),
+                **kw,
+            )
             s.flush()
             return [r.id for r in rows]
 
@@ -32,12 +40,22 @@ def _row(db, rid):
 def test_email_with_chinese_headers_html_and_attachment(channels, smtp_config, deliver, crm_db):
     pdf = b"%PDF-1.4 tiny"
     [rid] = _send(
-        channels, subject="報價單：台北市永豐貿易 Q3", body="王經理您好：\n附件是報價單。",
+        channels,
+        subject="報價單：台北市永豐貿易 Q3",
+        body="王經理您好：\n附件是報價單。",
         html='<p>王經理您好：<a href="https://x.test" onclick="evil()">報價</a></p><script>x</script>',
         addresses=[("email", "wang@example.test")],
-        data={"name": "王大明", "reply_to": "sales@example.test",
-              "attachments": [{"filename": "報價單.pdf", "content_type": "application/pdf",
-                               "content_b64": base64.b64encode(pdf).decode()}]},
+        data={
+            "name": "王大明",
+            "reply_to": "sales@example.test",
+            "attachments": [
+                {
+                    "filename": "報價單.pdf",
+                    "content_type": "application/pdf",
+                    "content_b64": base64.b64encode(pdf).decode(),
+                }
+            ],
+        },
     )
     assert deliver()["sent"] == 1
     got = smtp_config.wait(1)[0]
@@ -62,10 +80,17 @@ def test_email_with_chinese_headers_html_and_attachment(channels, smtp_config, d
 def test_email_login_over_starttls(channels, smtp_starttls, crm_app, deliver, crm_db):
     from crm_channels import settings
 
-    crm_app.config.update({"CRM_SMTP_HOST": "127.0.0.1", "CRM_SMTP_PORT": smtp_starttls.port,
-                           "CRM_SMTP_SECURITY": "starttls", "CRM_SMTP_SENDER": "crm@example.test",
-                           "CRM_SMTP_USER": "crm", "CRM_SMTP_PASSWORD": "s3cret-pw",
-                           "CRM_SMTP_CAFILE": smtp_starttls.cafile})
+    crm_app.config.update(
+        {
+            "CRM_SMTP_HOST": "127.0.0.1",
+            "CRM_SMTP_PORT": smtp_starttls.port,
+            "CRM_SMTP_SECURITY": "starttls",
+            "CRM_SMTP_SENDER": "crm@example.test",
+            "CRM_SMTP_USER": "crm",
+            "CRM_SMTP_PASSWORD": "s3cret-pw",
+            "CRM_SMTP_CAFILE": smtp_starttls.cafile,
+        }
+    )
     settings.invalidate()
     [rid] = _send(channels, addresses=[("email", "a@example.test")])
     assert deliver()["sent"] == 1
@@ -80,34 +105,44 @@ def test_email_login_over_starttls(channels, smtp_starttls, crm_app, deliver, cr
     assert row.status == "pending"  # retried later
 
 
-def test_smtp_settings_screen_overrides_configuration(channels, smtp_server, login, deliver,
-                                                      crm_db):
+def test_smtp_settings_screen_overrides_configuration(
+    channels, smtp_server, login, deliver, crm_db
+):
     from crm_channels.models import Setting
 
     web = login("admin")
     assert "not configured" in web.get("/channels/admin/settings").get_data(as_text=True)
-    r = web.post_form("/channels/admin/settings", {
-        "action": "save", "smtp_host": "127.0.0.1", "smtp_port": str(smtp_server.port),
-        "smtp_security": "none", "smtp_sender": "no-reply@example.test",
-        "smtp_password": "top-secret-value"})
+    r = web.post_form(
+        "/channels/admin/settings",
+        {
+            "action": "save",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": str(smtp_server.port),
+            "smtp_security": "none",
+            "smtp_sender": "no-reply@example.test",
+            "smtp_password": "top-secret-value",
+        },
+    )
     assert r.status_code == 303
     page = web.get("/channels/admin/settings").get_data(as_text=True)
     assert "top-secret-value" not in page and "Email is configured" in page
     assert crm_db.get(Setting, "smtp_password") is not None
-    bad = web.post_form("/channels/admin/settings", {"action": "save", "smtp_sender": "nope",
-                                                     "smtp_port": "x"})
+    bad = web.post_form(
+        "/channels/admin/settings", {"action": "save", "smtp_sender": "nope", "smtp_port": "x"}
+    )
     assert bad.status_code == 422
-    r = web.post_form("/channels/admin/settings", {"action": "test",
-                                                   "test_to": "ops@example.test"})
+    r = web.post_form("/channels/admin/settings", {"action": "test", "test_to": "ops@example.test"})
     assert r.status_code == 303
     assert deliver()["sent"] == 1
     assert smtp_server.wait(1)[0]["to"] == ["ops@example.test"]
 
 
-def test_invalid_email_address_is_a_recorded_failure_and_others_still_go(channels, smtp_config,
-                                                                         deliver, crm_db):
-    bad, good = _send(channels, addresses=[("email", "not-an-address"),
-                                           ("email", "ok@example.test")])
+def test_invalid_email_address_is_a_recorded_failure_and_others_still_go(
+    channels, smtp_config, deliver, crm_db
+):
+    bad, good = _send(
+        channels, addresses=[("email", "not-an-address"), ("email", "ok@example.test")]
+    )
     res = deliver()
     assert res == {"sent": 1, "failed": 1, "jobs": res["jobs"]}
     row = _row(crm_db, bad)
@@ -123,9 +158,13 @@ def test_invalid_email_address_is_a_recorded_failure_and_others_still_go(channel
 def sms(crm_app, gateway):
     from crm_channels import settings
 
-    crm_app.config.update({"CRM_SMS_URL": gateway.url + "/send",
-                           "CRM_SMS_AUTH_HEADER": "X-Api-Key: k-123",
-                           "CRM_SMS_TIMEOUT": 1})
+    crm_app.config.update(
+        {
+            "CRM_SMS_URL": gateway.url + "/send",
+            "CRM_SMS_AUTH_HEADER": "X-Api-Key: k-123",
+            "CRM_SMS_TIMEOUT": 1,
+        }
+    )
     settings.invalidate()
     return gateway
 
@@ -133,8 +172,13 @@ def sms(crm_app, gateway):
 def test_sms_through_http_gateway(channels, sms, deliver, make_user, crm_db):
     user = make_user("sales", phone="+886 912-345-678")
     _send(channels, subject="會議提醒", body="", users=[user], channels=["sms"])
-    _send(channels, subject="ignored", body="您好，您的訂單已出貨。",
-          addresses=[("sms", "13800138000")], data={"customer_id": 7, "contact_id": 9})
+    _send(
+        channels,
+        subject="ignored",
+        body="您好，您的訂單已出貨。",
+        addresses=[("sms", "13800138000")],
+        data={"customer_id": 7, "contact_id": 9},
+    )
     assert deliver()["sent"] == 2
     first, second = sms.requests
     assert first["method"] == "POST" and first["path"] == "/send"
@@ -160,7 +204,9 @@ def test_sms_gateway_500_and_timeout_are_recorded_and_retried(channels, sms, del
     assert time.monotonic() - started < 8
     row2 = _row(crm_db, rid2)
     assert row2.status == "pending" and "timeout" in row2.last_error
-    attempts = crm_db.scalars(select(DeliveryAttempt).where(DeliveryAttempt.outbox_id == rid2)).all()
+    attempts = crm_db.scalars(
+        select(DeliveryAttempt).where(DeliveryAttempt.outbox_id == rid2)
+    ).all()
     assert len(attempts) == 1 and attempts[0].ok is False
     # once due again, the retry goes through
     sms.delay = 0
@@ -187,8 +233,13 @@ def test_fax_goes_to_the_email_gateway_with_a_pdf(channels, smtp_config, crm_app
 
     crm_app.config["CRM_FAX_ADDRESS"] = "{number}@fax.example"
     settings.invalidate()
-    _send(channels, subject="訂購單", body="請於週五前出貨。\nShip by Friday.",
-          addresses=[("fax", "+886 2-2345-6789")], data={"customer_id": 3})
+    _send(
+        channels,
+        subject="訂購單",
+        body="請於週五前出貨。\nShip by Friday.",
+        addresses=[("fax", "+886 2-2345-6789")],
+        data={"customer_id": 3},
+    )
     assert deliver()["sent"] == 1
     got = smtp_config.wait(1)[0]
     assert got["to"] == ["88622345678 9".replace(" ", "") + "@fax.example"]
@@ -211,8 +262,14 @@ def test_webhook_is_signed_and_verifiable(channels, gateway, crm_app, deliver):
 
     crm_app.config["CRM_WEBHOOK_SECRET"] = "whsec-test"
     settings.invalidate()
-    [rid] = _send(channels, kind="host.test", subject="Deal won", body="Acme signed",
-                  addresses=[("webhook", gateway.url + "/hook")], data={"deal_id": 42})
+    [rid] = _send(
+        channels,
+        kind="host.test",
+        subject="Deal won",
+        body="Acme signed",
+        addresses=[("webhook", gateway.url + "/hook")],
+        data={"deal_id": 42},
+    )
     assert deliver()["sent"] == 1
     req = gateway.requests[0]
     ts, sig = req["headers"]["X-CRM-Timestamp"], req["headers"]["X-CRM-Signature"]
@@ -221,8 +278,10 @@ def test_webhook_is_signed_and_verifiable(channels, gateway, crm_app, deliver):
     import hashlib
     import hmac
 
-    expected = "sha256=" + hmac.new(b"whsec-test", ts.encode() + b"." + req["body"],
-                                    hashlib.sha256).hexdigest()
+    expected = (
+        "sha256="
+        + hmac.new(b"whsec-test", ts.encode() + b"." + req["body"], hashlib.sha256).hexdigest()
+    )
     assert hmac.compare_digest(expected, sig)
     assert senders.verify("whsec-test", ts, req["body"], sig)
     assert not senders.verify("whsec-test", ts, req["body"] + b" ", sig)

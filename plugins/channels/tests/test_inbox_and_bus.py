@@ -9,18 +9,28 @@ from crm_host.models import DeliveryAttempt, OutboxMessage, User
 from crm_host.notify import notify
 
 
-def _notify(app, user, kind="probe.urge", subject="Follow up Acme", body="Please call them.",
-            **kw):
+def _notify(app, user, kind="probe.urge", subject="Follow up Acme", body="Please call them.", **kw):
     with app.extensions["crm"].db.session_scope() as s:
         with app.app_context():
-            notify(s, kind, subject, body, users=[s.get(User, user.id)],
-                   runtime=app.extensions["crm"].runtime(), **kw)
+            notify(
+                s,
+                kind,
+                subject,
+                body,
+                users=[s.get(User, user.id)],
+                runtime=app.extensions["crm"].runtime(),
+                **kw,
+            )
 
 
 def test_notification_reaches_the_inbox_and_the_api(channels, make_user, api, deliver):
     user = make_user("sales")
-    _notify(channels, user, html="<p>Hi <b>there</b><script>alert(1)</script></p>",
-            data={"url": "/customers/"})
+    _notify(
+        channels,
+        user,
+        html="<p>Hi <b>there</b><script>alert(1)</script></p>",
+        data={"url": "/customers/"},
+    )
     assert deliver()["sent"] >= 1
     client = api(user)
     r = client.get("/api/v1/inbox")
@@ -88,14 +98,20 @@ def test_anonymous_and_unprivileged_are_refused(channels, anonymous_api, login, 
     assert web.get("/channels/calendar").status_code == 200
 
 
-def test_rollback_sends_nothing_and_commit_delivers_exactly_once(channels, make_user, deliver,
-                                                                 crm_db):
+def test_rollback_sends_nothing_and_commit_delivers_exactly_once(
+    channels, make_user, deliver, crm_db
+):
     user = make_user("sales")
     db = channels.extensions["crm"].db
     s = db.Session()
     with channels.app_context():
-        notify(s, "probe.urge", "rolled back", users=[s.get(User, user.id)],
-               runtime=channels.extensions["crm"].runtime())
+        notify(
+            s,
+            "probe.urge",
+            "rolled back",
+            users=[s.get(User, user.id)],
+            runtime=channels.extensions["crm"].runtime(),
+        )
     s.rollback()
     s.close()
     assert deliver()["sent"] == 0
@@ -114,8 +130,9 @@ def test_user_preferences_api_and_page(channels, make_user, api, login):
     user = make_user("sales")
     client = api(user)
     prefs = {p["kind"]: p for p in client.get("/api/v1/notification-preferences").get_json()}
-    assert prefs["probe.urge"]["channels"] == ["email", "inbox"] or \
-        sorted(prefs["probe.urge"]["channels"]) == ["email", "inbox"]
+    assert prefs["probe.urge"]["channels"] == ["email", "inbox"] or sorted(
+        prefs["probe.urge"]["channels"]
+    ) == ["email", "inbox"]
     assert prefs["probe.urge"]["custom"] is False
     r = client.put("/api/v1/notification-preferences/probe.urge", json={"channels": ["sms"]})
     assert r.status_code == 200
@@ -123,8 +140,12 @@ def test_user_preferences_api_and_page(channels, make_user, api, login):
     assert mine["channels"] == ["sms"] and mine["custom"] is True
     bad = client.put("/api/v1/notification-preferences/probe.urge", json={"channels": ["pigeon"]})
     assert bad.status_code == 422 and "pigeon" in bad.get_json()["detail"]
-    assert client.put("/api/v1/notification-preferences/nope.kind",
-                      json={"channels": ["inbox"]}).status_code == 404
+    assert (
+        client.put(
+            "/api/v1/notification-preferences/nope.kind", json={"channels": ["inbox"]}
+        ).status_code
+        == 404
+    )
     r = client.put("/api/v1/notification-preferences/probe.urge", json={"channels": None})
     assert {p["kind"]: p for p in r.get_json()}["probe.urge"]["custom"] is False
     # the host's settings page lists the channels this module registers
@@ -133,22 +154,33 @@ def test_user_preferences_api_and_page(channels, make_user, api, login):
         assert label in page
 
 
-def test_admin_defaults_route_users_without_a_choice(channels, make_user, api, login, deliver,
-                                                     crm_db):
+def test_admin_defaults_route_users_without_a_choice(
+    channels, make_user, api, login, deliver, crm_db
+):
     admin = api("admin")
     user, chooser = make_user("sales"), make_user("sales")
     api(chooser).put("/api/v1/notification-preferences/probe.payment", json={"channels": ["inbox"]})
     r = admin.put("/api/v1/notification-defaults/probe.payment", json={"channels": ["webhook"]})
     assert r.status_code == 200
     row = {d["kind"]: d for d in r.get_json()}["probe.payment"]
-    assert row["channels"] == ["webhook"] and row["custom"] and row["declared"] == ["inbox", "email"]
-    assert api(user).put("/api/v1/notification-defaults/probe.payment",
-                         json={"channels": ["inbox"]}).status_code == 403
+    assert (
+        row["channels"] == ["webhook"] and row["custom"] and row["declared"] == ["inbox", "email"]
+    )
+    assert (
+        api(user)
+        .put("/api/v1/notification-defaults/probe.payment", json={"channels": ["inbox"]})
+        .status_code
+        == 403
+    )
     with channels.extensions["crm"].db.session_scope() as s:
         with channels.app_context():
-            rows = notify(s, "probe.payment", "Invoice due",
-                          users=[s.get(User, user.id), s.get(User, chooser.id)],
-                          runtime=channels.extensions["crm"].runtime())
+            rows = notify(
+                s,
+                "probe.payment",
+                "Invoice due",
+                users=[s.get(User, user.id), s.get(User, chooser.id)],
+                runtime=channels.extensions["crm"].runtime(),
+            )
             got = sorted((r.recipient_id, r.channel) for r in rows)
     assert got == sorted([(user.id, "webhook"), (chooser.id, "inbox")])
     # the user's settings page pre-ticks the administrator's default
@@ -164,8 +196,7 @@ def test_admin_defaults_route_users_without_a_choice(channels, make_user, api, l
     assert d["probe.payment"]["custom"] is False
 
 
-def test_out_of_the_box_urges_reach_inbox_and_email(channels, smtp_config, make_user, deliver,
-                                                    api):
+def test_out_of_the_box_urges_reach_inbox_and_email(channels, smtp_config, make_user, deliver, api):
     """A kind declared with ("inbox", "email"), SMTP configured, no preference saved."""
     user = make_user("sales", email="wang@example.test", name="王小明")
     _notify(channels, user, kind="probe.urge", subject="催辦：報價單")
@@ -177,14 +208,21 @@ def test_out_of_the_box_urges_reach_inbox_and_email(channels, smtp_config, make_
     assert str(msgs[0]["msg"]["Subject"]) == "催辦：報價單"
 
 
-def test_failed_channel_is_retried_and_visible_to_admins(channels, make_user, deliver, crm_db,
-                                                         login, crm_app):
+def test_failed_channel_is_retried_and_visible_to_admins(
+    channels, make_user, deliver, crm_db, login, crm_app
+):
     """SMTP configured but down: the attempt fails, is logged, retried later with backoff."""
     from crm_channels import settings
 
-    crm_app.config.update({"CRM_SMTP_HOST": "127.0.0.1", "CRM_SMTP_PORT": 1,
-                           "CRM_SMTP_SECURITY": "none", "CRM_SMTP_SENDER": "crm@example.test",
-                           "CRM_SMTP_PASSWORD": "hunter2-secret"})
+    crm_app.config.update(
+        {
+            "CRM_SMTP_HOST": "127.0.0.1",
+            "CRM_SMTP_PORT": 1,
+            "CRM_SMTP_SECURITY": "none",
+            "CRM_SMTP_SENDER": "crm@example.test",
+            "CRM_SMTP_PASSWORD": "hunter2-secret",
+        }
+    )
     settings.invalidate()
     user = make_user("sales")
     _notify(channels, user, kind="probe.urge")
@@ -197,3 +235,29 @@ def test_failed_channel_is_retried_and_visible_to_admins(channels, make_user, de
     assert len(att) == 1 and not att[0].ok and "hunter2" not in (att[0].error or "")
     page = login("admin").get("/admin/notifications").get_data(as_text=True)
     assert row.last_error.split(":")[0] in page
+
+
+def test_migrations_match_models(channels, migration_drift):
+    assert migration_drift("channels") == []
+
+
+def test_dashboard_card_and_demo_data(channels, enable_modules, login, crm_app, crm_db):
+    from crm_channels import demo
+    from crm_channels.models import CalendarEntry, InboxMessage, Mailing
+
+    from crm_host import people
+
+    with crm_app.extensions["crm"].db.session_scope() as s:
+        users = {r: people.create_user(s, f"demo-{r}@example.test", f"Demo {r}", "password123",
+                                       roles=[r if r != "sales2" else "sales"])
+                 for r in ("admin", "leader", "sales", "sales2", "service", "staff")}
+        demo.fill(s, users, "zh_Hant")
+    assert crm_db.query(InboxMessage).count() >= 9
+    assert crm_db.query(CalendarEntry).count() >= 20
+    assert crm_db.query(Mailing).count() == 1
+    web = login(users["sales"])
+    page = web.get("/").get_data(as_text=True)
+    assert "Coming up" in page
+    assert "帶新型錄拜訪客戶" in page or "週" in page or "每週業務會議" in page
+    assert web.get("/channels/mailings").status_code == 200
+    assert "春季價目表" in web.get("/channels/mailings").get_data(as_text=True)

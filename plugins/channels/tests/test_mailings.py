@@ -29,13 +29,27 @@ def _customer(client, name, contacts=(), **fields):
 
 
 def _three(client):
-    a = _customer(client, "台北市永豐貿易有限公司", grade="A", contacts=[
-        {"name": "王大明", "email": "wang@yongfeng.test", "title": "經理", "is_primary": True},
-        {"name": "李小華", "email": "li@yongfeng.test"}])
-    b = _customer(client, "Acme Trading", grade="A", contacts=[
-        {"name": "Jane Doe", "email": "jane@acme.test", "is_primary": True}])
-    c = _customer(client, "Beta Ltd", grade="B", contacts=[
-        {"name": "Bob", "email": "bob@beta.test", "is_primary": True}])
+    a = _customer(
+        client,
+        "台北市永豐貿易有限公司",
+        grade="A",
+        contacts=[
+            {"name": "王大明", "email": "wang@yongfeng.test", "title": "經理", "is_primary": True},
+            {"name": "李小華", "email": "li@yongfeng.test"},
+        ],
+    )
+    b = _customer(
+        client,
+        "Acme Trading",
+        grade="A",
+        contacts=[{"name": "Jane Doe", "email": "jane@acme.test", "is_primary": True}],
+    )
+    c = _customer(
+        client,
+        "Beta Ltd",
+        grade="B",
+        contacts=[{"name": "Bob", "email": "bob@beta.test", "is_primary": True}],
+    )
     return a, b, c
 
 
@@ -71,8 +85,9 @@ def test_audiences_list_and_preview(mailing_env, api):
     assert first["subject"] == "台北市永豐貿易有限公司: spring prices"
     assert first["body"].startswith("Dear 王大明,\nyour account manager")
     assert "Unsubscribe: http://crm.test/channels/unsubscribe/" in first["body"]
-    all_contacts = sales.post("/api/v1/mailings/preview",
-                              json={**MAIL, "params": {"grade": "A", "to": "all"}}).get_json()
+    all_contacts = sales.post(
+        "/api/v1/mailings/preview", json={**MAIL, "params": {"grade": "A", "to": "all"}}
+    ).get_json()
     assert all_contacts["total"] == 3
 
 
@@ -95,8 +110,9 @@ def test_unknown_merge_field_and_bad_input_are_clear_errors(mailing_env, api, cr
     assert crm_db.scalars(select(Mailing)).all() == []  # nothing was stored
 
 
-def test_send_throttle_totals_unsubscribe_and_timeline(mailing_env, api, login, deliver,
-                                                       crm_app, crm_db, anonymous_api):
+def test_send_throttle_totals_unsubscribe_and_timeline(
+    mailing_env, api, login, deliver, crm_app, crm_db, anonymous_api
+):
     sales = api("sales")
     a, b, _c = _three(sales)
     r = sales.post("/api/v1/mailings", json={**MAIL, "send": True, "rate_per_minute": 60})
@@ -106,8 +122,11 @@ def test_send_throttle_totals_unsubscribe_and_timeline(mailing_env, api, login, 
 
     res = _run(crm_app, deliver)
     # throttled: 60 a minute, so only the first one was due at once
-    rows = crm_db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "channels.mailing")
-                          .order_by(OutboxMessage.id)).all()
+    rows = crm_db.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.kind == "channels.mailing")
+        .order_by(OutboxMessage.id)
+    ).all()
     assert len(rows) == 2
     gap = rows[1].next_attempt_at - rows[0].next_attempt_at
     assert timedelta(seconds=0.9) <= gap <= timedelta(seconds=1.1)
@@ -122,8 +141,14 @@ def test_send_throttle_totals_unsubscribe_and_timeline(mailing_env, api, login, 
     assert str(wang["Subject"]) == "台北市永豐貿易有限公司: spring prices"
     assert wang["List-Unsubscribe"].startswith("<http://crm.test/channels/unsubscribe/")
     detail = sales.get(f"/api/v1/mailings/{mid}").get_json()
-    assert detail["totals"] == {"queued": 0, "sent": 2, "failed": 0, "unsubscribed": 0,
-                                "invalid": 0, "total": 2}
+    assert detail["totals"] == {
+        "queued": 0,
+        "sent": 2,
+        "failed": 0,
+        "unsubscribed": 0,
+        "invalid": 0,
+        "total": 2,
+    }
     recips = sales.get(f"/api/v1/mailings/{mid}/recipients").get_json()["items"]
     assert {r["status"] for r in recips} == {"sent"}
 
@@ -147,8 +172,9 @@ def test_send_throttle_totals_unsubscribe_and_timeline(mailing_env, api, login, 
     assert done.status_code == 200 and "You are unsubscribed" in done.get_data(as_text=True)
 
     # a later mailing skips the unsubscribed address
-    r = sales.post("/api/v1/mailings", json={**MAIL, "name": "Summer", "send": True,
-                                             "rate_per_minute": 100000})
+    r = sales.post(
+        "/api/v1/mailings", json={**MAIL, "name": "Summer", "send": True, "rate_per_minute": 100000}
+    )
     mid2 = r.get_json()["id"]
     _run(crm_app, deliver)
     t = sales.get(f"/api/v1/mailings/{mid2}").get_json()["totals"]
@@ -160,8 +186,12 @@ def test_send_throttle_totals_unsubscribe_and_timeline(mailing_env, api, login, 
 
 def test_invalid_address_and_scope(mailing_env, api, deliver, crm_app, make_user):
     owner = api("sales")
-    _customer(owner, "Gamma", grade="A", contacts=[{"name": "G", "email": "g@gamma.test",
-                                                    "is_primary": True}])
+    _customer(
+        owner,
+        "Gamma",
+        grade="A",
+        contacts=[{"name": "G", "email": "g@gamma.test", "is_primary": True}],
+    )
     other = api("sales")
     assert other.post("/api/v1/mailings/preview", json=MAIL).get_json()["total"] == 0
     r = other.post("/api/v1/mailings", json={**MAIL, "send": True})
@@ -178,13 +208,20 @@ def test_invalid_address_and_scope(mailing_env, api, deliver, crm_app, make_user
     assert mailings.valid_email("x@y.test") and not mailings.valid_email("x@@y")
 
 
-def test_team_audience_without_customers(channels, smtp_config, api, deliver, crm_app,
-                                         make_user):
+def test_team_audience_without_customers(channels, smtp_config, api, deliver, crm_app, make_user):
     leader = api("leader")
     make_user("staff", email="staff.member@example.test")
-    r = leader.post("/api/v1/mailings", json={
-        "name": "Team news", "audience": "channels.team", "subject": "News for {name}",
-        "body": "Hello {name} <{email}>", "send": True, "rate_per_minute": 100000})
+    r = leader.post(
+        "/api/v1/mailings",
+        json={
+            "name": "Team news",
+            "audience": "channels.team",
+            "subject": "News for {name}",
+            "body": "Hello {name} <{email}>",
+            "send": True,
+            "rate_per_minute": 100000,
+        },
+    )
     assert r.status_code == 201, r.get_json()
     _run(crm_app, deliver)
     t = leader.get(f"/api/v1/mailings/{r.get_json()['id']}").get_json()["totals"]
@@ -199,13 +236,22 @@ def test_mailing_pages(mailing_env, login, make_user, deliver, crm_app):
     assert web.get("/channels/mailings").status_code == 200
     page = web.get("/channels/mailings/new?audience=customers.filter&p_grade=A")
     assert page.status_code == 200 and 'value="A"' in page.get_data(as_text=True)
-    r = web.post_form("/channels/mailings/new", {**{k: v for k, v in MAIL.items() if k != "params"},
-                                                 "p_grade": "A", "body": "Hi {nope}",
-                                                 "action": "preview"})
-    assert r.status_code == 422 and "Unknown merge field in the body: {nope}" in \
-        r.get_data(as_text=True)
-    r = web.post_form("/channels/mailings/new", {**{k: v for k, v in MAIL.items() if k != "params"},
-                                                 "p_grade": "A", "action": "draft"})
+    r = web.post_form(
+        "/channels/mailings/new",
+        {
+            **{k: v for k, v in MAIL.items() if k != "params"},
+            "p_grade": "A",
+            "body": "Hi {nope}",
+            "action": "preview",
+        },
+    )
+    assert r.status_code == 422 and "Unknown merge field in the body: {nope}" in r.get_data(
+        as_text=True
+    )
+    r = web.post_form(
+        "/channels/mailings/new",
+        {**{k: v for k, v in MAIL.items() if k != "params"}, "p_grade": "A", "action": "draft"},
+    )
     assert r.status_code == 303
     detail = web.get(r.headers["Location"]).get_data(as_text=True)
     assert "Spring prices" in detail and 'data-testid="totals"' in detail
@@ -214,22 +260,46 @@ def test_mailing_pages(mailing_env, login, make_user, deliver, crm_app):
     assert login(make_user("sales")).get(f"/channels/mailings/{mid}").status_code == 404
 
 
-def test_invalid_and_duplicate_addresses_are_reported_not_sent(channels, smtp_config, api,
-                                                               deliver, crm_app):
+def test_invalid_and_duplicate_addresses_are_reported_not_sent(
+    channels, smtp_config, api, deliver, crm_app
+):
     import channels_probe
 
     channels_probe.RECIPIENTS[:] = [
-        {"customer_id": None, "contact_id": None, "email": "ok@example.test", "name": "Ok",
-         "fields": {"company": "Ok Co"}},
-        {"customer_id": None, "contact_id": None, "email": "broken@@example", "name": "Bad",
-         "fields": {"company": "Bad Co"}},
-        {"customer_id": None, "contact_id": None, "email": "OK@example.test", "name": "Dup",
-         "fields": {"company": "Ok Co"}},
+        {
+            "customer_id": None,
+            "contact_id": None,
+            "email": "ok@example.test",
+            "name": "Ok",
+            "fields": {"company": "Ok Co"},
+        },
+        {
+            "customer_id": None,
+            "contact_id": None,
+            "email": "broken@@example",
+            "name": "Bad",
+            "fields": {"company": "Bad Co"},
+        },
+        {
+            "customer_id": None,
+            "contact_id": None,
+            "email": "OK@example.test",
+            "name": "Dup",
+            "fields": {"company": "Ok Co"},
+        },
     ]
     leader = api("leader")
-    r = leader.post("/api/v1/mailings", json={
-        "name": "Probe", "audience": "probe.list", "subject": "For {company}",
-        "body": "Hi {name}", "send": True, "rate_per_minute": 100000})
+    r = leader.post(
+        "/api/v1/mailings",
+        json={
+            "name": "Probe",
+            "audience": "probe.list",
+            "subject": "For {company}",
+            "body": "Hi {name}",
+            "send": True,
+            "rate_per_minute": 100000,
+        },
+    )
     assert r.status_code == 201, r.get_json()
     mid = r.get_json()["id"]
     _run(crm_app, deliver)
@@ -239,3 +309,32 @@ def test_invalid_and_duplicate_addresses_are_reported_not_sent(channels, smtp_co
     assert bad[0]["email"] == "broken@@example" and "valid email" in bad[0]["error"]
     assert [m["to"] for m in smtp_config.messages] == [["ok@example.test"]]
     channels_probe.RECIPIENTS.clear()
+
+
+def test_customers_batch_messages_go_out_through_these_channels(mailing_env, api, deliver,
+                                                                crm_app, login):
+    """The customers module's batch message (outreach) by email and fax, delivered by this
+    module's channels; its own timeline entry is not repeated by ours."""
+    from crm_channels import settings
+
+    crm_app.config["CRM_FAX_ADDRESS"] = "{number}@fax.example"
+    settings.invalidate()
+    sales = api("sales")
+    a, _b, _c = _three(sales)
+    sales.patch(f"/api/v1/customers/{a['id']}", json={"fax": "02-2345-6789",
+                                                      "version": a["version"]})
+    r = sales.post("/api/v1/customers/messages", json={
+        "ids": [a["id"]], "subject": "Hello {contact_name}", "body": "Dear {contact_name}",
+        "channel": "email"})
+    assert r.status_code in (200, 201), r.get_json()
+    r = sales.post("/api/v1/customers/messages", json={
+        "ids": [a["id"]], "subject": "Order form", "body": "See attached", "channel": "fax"})
+    assert r.status_code in (200, 201), r.get_json()
+    assert deliver()["sent"] == 2
+    got = {m["to"][0]: m["msg"] for m in mailing_env.wait(2)}
+    assert str(got["wang@yongfeng.test"]["Subject"]) == "Hello 王大明"
+    assert got["wang@yongfeng.test"]["Reply-To"] == sales.user.email
+    fax = got["0223456789@fax.example"]
+    assert next(fax.iter_attachments()).get_content_type() == "application/pdf"
+    timeline = login(sales.user).get(f"/customers/{a['id']}").get_data(as_text=True)
+    assert timeline.count("Hello 王大明") == 1

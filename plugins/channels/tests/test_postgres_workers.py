@@ -15,8 +15,10 @@ from crm_host.notify import notify, run_once
 pytestmark = pytest.mark.postgres
 
 
-@pytest.mark.skipif(not (os.environ.get("CRM_TEST_DATABASE_URL") or "").startswith("postgresql"),
-                    reason="needs PostgreSQL (CRM_TEST_DATABASE_URL)")
+@pytest.mark.skipif(
+    not (os.environ.get("CRM_TEST_DATABASE_URL") or "").startswith("postgresql"),
+    reason="needs PostgreSQL (CRM_TEST_DATABASE_URL)",
+)
 def test_two_workers_deliver_each_message_exactly_once(channels, make_user, crm_db):
     from crm_channels.models import InboxMessage
 
@@ -25,8 +27,14 @@ def test_two_workers_deliver_each_message_exactly_once(channels, make_user, crm_
     with app.extensions["crm"].db.session_scope() as s:
         with app.app_context():
             for i in range(60):
-                notify(s, "probe.urge", f"m{i}", users=[s.get(User, u.id) for u in users],
-                       channels=["inbox"], runtime=app.extensions["crm"].runtime())
+                notify(
+                    s,
+                    "probe.urge",
+                    f"m{i}",
+                    users=[s.get(User, u.id) for u in users],
+                    channels=["inbox"],
+                    runtime=app.extensions["crm"].runtime(),
+                )
     barrier = threading.Barrier(2)
     results = []
 
@@ -43,5 +51,9 @@ def test_two_workers_deliver_each_message_exactly_once(channels, make_user, crm_
     assert all(r["sent"] > 0 for r in results), results  # both took a share
     assert crm_db.scalar(select(func.count()).select_from(InboxMessage)) == 240
     assert crm_db.scalar(select(func.count()).select_from(DeliveryAttempt)) == 240
-    assert crm_db.scalar(select(func.count()).select_from(OutboxMessage)
-                         .where(OutboxMessage.status != "sent")) == 0
+    assert (
+        crm_db.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status != "sent")
+        )
+        == 0
+    )
