@@ -66,9 +66,8 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=200, help="worker claim batch")
     args = ap.parse_args()
 
-    from aiosmtpd.controller import Controller
-
     import channels_bench_audience as aud
+    from aiosmtpd.controller import Controller
 
     aud.N = args.n
     import socket
@@ -119,12 +118,14 @@ def main() -> None:
         from crm_host import people
 
         with crm.db.session_scope() as s:
-            sender = people.create_user(s, "sender@example.test", "Sender", "password123",
-                                        roles=["admin"])
+            sender = people.create_user(
+                s, "sender@example.test", "Sender", "password123", roles=["admin"]
+            )
             sender_id = sender.id
 
     from crm_channels import mailings
     from crm_channels.models import Mailing
+
     from crm_host.models import User
 
     sampler = Sampler()
@@ -133,11 +134,20 @@ def main() -> None:
     with app.test_request_context():
         with crm.db.session_scope() as s:
             rt = crm.runtime()
-            m = mailings.create(s, rt, s.get(User, sender_id), {
-                "name": "Bench", "audience": "bench.generated", "params": {},
-                "subject": "{company}: spring prices for {name}",
-                "body": "Dear {name},\n\nour spring price list is out. Yours, {company}.\n",
-                "rate_per_minute": args.rate}, send=True)
+            m = mailings.create(
+                s,
+                rt,
+                s.get(User, sender_id),
+                {
+                    "name": "Bench",
+                    "audience": "bench.generated",
+                    "params": {},
+                    "subject": "{company}: spring prices for {name}",
+                    "body": "Dear {name},\n\nour spring price list is out. Yours, {company}.\n",
+                    "rate_per_minute": args.rate,
+                },
+                send=True,
+            )
             mid = m.id
     t0 = time.monotonic()
     with app.app_context():
@@ -171,13 +181,17 @@ def main() -> None:
     print(f"database         {url.split('?')[0].split('://')[0]}")
     print(f"recipients       {args.n:,} (rate limit {args.rate:,}/min, claim batch {args.batch})")
     print(f"queue (job)      {t_queue:.2f} s  ({args.n / t_queue:,.0f} recipients/s)")
-    print(f"deliver (worker) {t_send:.2f} s  ({sent / t_send:,.0f} messages/s), "
-          f"sent {sent:,}, failed {failed}")
+    print(
+        f"deliver (worker) {t_send:.2f} s  ({sent / t_send:,.0f} messages/s), "
+        f"sent {sent:,}, failed {failed}"
+    )
     print(f"SMTP received    {counter.n:,} messages, {counter.bytes / 2**20:.1f} MiB")
     print(f"totals           {totals}  mailing status: {status}")
     print("RSS (MiB)        " + ", ".join(f"{k}: {v:.0f}" for k, v in marks.items()))
-    print(f"RSS samples      min {min(during):.0f}, max {max(during):.0f} over "
-          f"{len(during)} samples; peak RSS (getrusage) {peak:.0f} MiB")
+    print(
+        f"RSS samples      min {min(during):.0f}, max {max(during):.0f} over "
+        f"{len(during)} samples; peak RSS (getrusage) {peak:.0f} MiB"
+    )
     if schema:
         from sqlalchemy import create_engine
 

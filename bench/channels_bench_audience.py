@@ -9,8 +9,13 @@ N = 10_000
 
 def _recipients(session, user, params):
     for i in range(N):
-        yield {"customer_id": i + 1, "contact_id": None, "email": f"buyer{i}@bench.example",
-               "name": f"Buyer {i}", "fields": {"company": f"Company {i % 997}"}}
+        yield {
+            "customer_id": i + 1,
+            "contact_id": None,
+            "email": f"buyer{i}@bench.example",
+            "name": f"Buyer {i}",
+            "fields": {"company": f"Company {i % 997}"},
+        }
 
 
 def _count(session, user, params):
@@ -19,5 +24,12 @@ def _count(session, user, params):
 
 @hookimpl(optionalhook=True)
 def crm_mailing_audiences(user):
-    return [{"name": "bench.generated", "label": "Generated recipients", "recipients": _recipients,
-             "count": _count, "fields": {"company": "Company"}}]
+    return [
+        {
+            "name": "bench.generated",
+            "label": "Generated recipients",
+            "recipients": _recipients,
+            "count": _count,
+            "fields": {"company": "Company"},
+        }
+    ]

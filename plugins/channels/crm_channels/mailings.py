@@ -445,10 +445,12 @@ def _queue_chunk(session, runtime, m, chunk, parts, state) -> None:
             email=email[:255],
             name=(r.get("name") or "")[:200],
         )
-        if low in state["seen"]:
+        if low and low in state["seen"]:
             continue
         state["seen"].add(low)
-        if not valid_email(email):
+        if not email:
+            rec.status, rec.error = "invalid", "No email address."
+        elif not valid_email(email):
             rec.status, rec.error = "invalid", "Not a valid email address."
         elif low in gone:
             rec.status = "unsubscribed"

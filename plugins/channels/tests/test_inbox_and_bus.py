@@ -248,9 +248,16 @@ def test_dashboard_card_and_demo_data(channels, enable_modules, login, crm_app, 
     from crm_host import people
 
     with crm_app.extensions["crm"].db.session_scope() as s:
-        users = {r: people.create_user(s, f"demo-{r}@example.test", f"Demo {r}", "password123",
-                                       roles=[r if r != "sales2" else "sales"])
-                 for r in ("admin", "leader", "sales", "sales2", "service", "staff")}
+        users = {
+            r: people.create_user(
+                s,
+                f"demo-{r}@example.test",
+                f"Demo {r}",
+                "password123",
+                roles=[r if r != "sales2" else "sales"],
+            )
+            for r in ("admin", "leader", "sales", "sales2", "service", "staff")
+        }
         demo.fill(s, users, "zh_Hant")
     assert crm_db.query(InboxMessage).count() >= 9
     assert crm_db.query(CalendarEntry).count() >= 20

@@ -205,6 +205,15 @@ def test_invalid_address_and_scope(mailing_env, api, deliver, crm_app, make_user
     _run(crm_app, deliver)
     t = owner.get(f"/api/v1/mailings/{mid}").get_json()["totals"]
     assert t["sent"] == 2
+    # a customer with no address at all is listed as invalid, not silently dropped
+    _customer(owner, "Epsilon", grade="A")
+    r = owner.post("/api/v1/mailings", json={**MAIL, "send": True, "rate_per_minute": 100000})
+    mid = r.get_json()["id"]
+    _run(crm_app, deliver)
+    t = owner.get(f"/api/v1/mailings/{mid}").get_json()["totals"]
+    assert (t["sent"], t["invalid"], t["total"]) == (2, 1, 3)
+    bad = owner.get(f"/api/v1/mailings/{mid}/recipients?status=invalid").get_json()["items"]
+    assert bad[0]["name"] == "Epsilon" and bad[0]["error"] == "No email address."
     assert mailings.valid_email("x@y.test") and not mailings.valid_email("x@@y")
 
 
@@ -311,8 +320,9 @@ def test_invalid_and_duplicate_addresses_are_reported_not_sent(
     channels_probe.RECIPIENTS.clear()
 
 
-def test_customers_batch_messages_go_out_through_these_channels(mailing_env, api, deliver,
-                                                                crm_app, login):
+def test_customers_batch_messages_go_out_through_these_channels(
+    mailing_env, api, deliver, crm_app, login
+):
     """The customers module's batch message (outreach) by email and fax, delivered by this
     module's channels; its own timeline entry is not repeated by ours."""
     from crm_channels import settings
@@ -321,14 +331,23 @@ def test_customers_batch_messages_go_out_through_these_channels(mailing_env, api
     settings.invalidate()
     sales = api("sales")
     a, _b, _c = _three(sales)
-    sales.patch(f"/api/v1/customers/{a['id']}", json={"fax": "02-2345-6789",
-                                                      "version": a["version"]})
-    r = sales.post("/api/v1/customers/messages", json={
-        "ids": [a["id"]], "subject": "Hello {contact_name}", "body": "Dear {contact_name}",
-        "channel": "email"})
+    sales.patch(
+        f"/api/v1/customers/{a['id']}", json={"fax": "02-2345-6789", "version": a["version"]}
+    )
+    r = sales.post(
+        "/api/v1/customers/messages",
+        json={
+            "ids": [a["id"]],
+            "subject": "Hello {contact_name}",
+            "body": "Dear {contact_name}",
+            "channel": "email",
+        },
+    )
     assert r.status_code in (200, 201), r.get_json()
-    r = sales.post("/api/v1/customers/messages", json={
-        "ids": [a["id"]], "subject": "Order form", "body": "See attached", "channel": "fax"})
+    r = sales.post(
+        "/api/v1/customers/messages",
+        json={"ids": [a["id"]], "subject": "Order form", "body": "See attached", "channel": "fax"},
+    )
     assert r.status_code in (200, 201), r.get_json()
     assert deliver()["sent"] == 2
     got = {m["to"][0]: m["msg"] for m in mailing_env.wait(2)}

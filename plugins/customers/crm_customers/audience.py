@@ -106,9 +106,7 @@ def recipients(session, user, params):
         if cid == last_customer and not to_all:
             continue
         last_customer = cid
-        email = ct_email or cemail
-        if not email:
-            continue
+        email = ct_email or cemail or ""  # no address: the mailing lists it as invalid
         if owner_id not in owners:
             u = session.get(User, owner_id) if owner_id else None
             owners[owner_id] = (u.name, u.email) if u else ("", "")
@@ -130,18 +128,12 @@ def recipients(session, user, params):
 
 
 def count(session, user, params) -> int:
-    """Customers reached (one message each with ``to=primary``; contacts with ``to=all``)."""
+    """As many as ``recipients`` yields: one per customer with ``to=primary``; with
+    ``to=all`` one per contact with an email (or one for a customer without any)."""
     stmt, to_all = _statement(session, user, params)
-    if to_all:
-        sub = stmt.where((Contact.id.is_not(None)) | (Customer.email.is_not(None))).subquery()
-        return session.scalar(select(func.count()).select_from(sub)) or 0
-    sub = (
-        stmt.where((Contact.id.is_not(None)) | (Customer.email.is_not(None)))
-        .with_only_columns(Customer.id)
-        .distinct()
-        .subquery()
-    )
-    return session.scalar(select(func.count()).select_from(sub)) or 0
+    if not to_all:
+        stmt = stmt.with_only_columns(Customer.id).distinct()
+    return session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
 
 
 def audiences(user) -> list[dict]:
