@@ -246,6 +246,27 @@ class Who:
         self.auth = {"Authorization": f"Bearer {self.secret}"}
 
 
+EMPTY_TEAM_EMAIL = "leader.empty@bench.test"
+
+
+def ensure_empty_team(app) -> str:
+    """A leader whose department tree owns no customer (a new team): a small scope must stay
+    as fast as a wide one (bench/RESULTS.md, slow spot 4). Created once, kept in the file."""
+    from crm_host.models import Department, Role
+    from crm_host.security import hash_password
+
+    db = app.extensions["crm"].db
+    with app.app_context(), db.session_scope() as s:
+        if s.scalar(select(User.id).where(User.email == EMPTY_TEAM_EMAIL)) is None:
+            dept = Department(name="新团队 New team (bench)")
+            s.add(dept)
+            s.flush()
+            role = s.scalar(select(Role).where(Role.name == "leader"))
+            s.add(User(email=EMPTY_TEAM_EMAIL, name="新团队 经理", department_id=dept.id,
+                       password_hash=hash_password(data.PASSWORD), roles=[role]))  # fmt: skip
+    return EMPTY_TEAM_EMAIL
+
+
 def scope_share(app, who: Who) -> float:
     """The share of live customers the user may see (for the table titles)."""
     from crm_customers.models import Customer
@@ -370,6 +391,8 @@ def run_cases(app, log: SqlLog, bare: Bare, people: list[Who], rep: Report, args
         share = scope_share(app, who)
         rows = []
         for case in all_cases:
+            if case.key == "detail" and who.label == "empty-team leader":
+                continue  # the sample customer is outside this scope: a 404 by design
             html, api = request_fns(case, who)
             st_html = log.record(html)[1] if html else []
             r_api, st_api = log.record(api)
@@ -795,7 +818,7 @@ def bench_import(app, who: Who, rep: Report, args, sqlfile, log: SqlLog | None =
             label = {
                 "parse": "… of which `transfer.parse` (CSV → table)",
                 "validate_rows": "… of which `validate_rows` (schemas, references, duplicates)",
-                "_existing_keys": "… … of which `_existing_keys` (every name/email/phone loaded)",
+                "_existing_keys": "… … of which `_existing_keys` (the file's names, emails and phones looked up)",
                 "_write_customers": "… of which `_write_customers` (INSERTs)",
                 "_audit": "… of which `_audit`",
             }[name]
@@ -890,6 +913,8 @@ def main(argv=None):
         "--only", nargs="*", help="case keys: list filter q2 q2f q4 qen q1 lookup dups detail"
     )
     ap.add_argument("--no-admin", action="store_true", help="only the leader")
+    ap.add_argument("--empty-team", action="store_true",
+                    help="also a leader whose team owns no customers")  # fmt: skip
     ap.add_argument("--skip-import", action="store_true")
     ap.add_argument("--import-rows", type=int, help="rows in the import file (default 100000)")
     ap.add_argument("--import-runs", type=int, default=1)
@@ -942,6 +967,8 @@ def main(argv=None):
         bare = Bare(engine)
         leader = Who(app, data.LEADER_EMAIL, "leader")
         people = [leader] if args.no_admin else [leader, Who(app, data.ADMIN_EMAIL, "admin")]
+        if args.empty_team:
+            people.append(Who(app, ensure_empty_team(app), "empty-team leader"))
         with open(sql_path, "w") as sqlfile:
             slow, _results = run_cases(app, log, bare, people, rep, args, sqlfile)
             targets: list = []

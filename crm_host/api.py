@@ -279,6 +279,11 @@ def paginate(
     if tiebreak is not None:
         order.append(tiebreak)
     items, total, exact = page_of(session, stmt, order, page, per_page, scalars)
+    return envelope(items, page, per_page, total, exact)
+
+
+def envelope(items, page: int, per_page: int, total: int, exact: bool) -> dict:
+    """The list answer every API shares (``page_schema`` describes it)."""
     return {
         "items": items,
         "page": page,

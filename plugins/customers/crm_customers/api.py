@@ -5,7 +5,15 @@ from __future__ import annotations
 from flask import url_for
 from flask_login import current_user
 
-from crm_host.api import Blueprint, abort, page_schema, paginate, refusals, require
+from crm_host.api import (
+    Blueprint,
+    abort,
+    envelope,
+    page_schema,
+    parse_sort,
+    refusals,
+    require,
+)
 from crm_host.db import check_version, session
 
 from . import services
@@ -57,15 +65,16 @@ def _customer_or_404(customer_id: int, include_deleted=False) -> Customer:
 def list_customers(args):
     """Customers in your scope, filtered (``q`` searches name, short name, code, phone, email)."""
     require("customers.view")
-    filters = services.Filters.from_args(args)
-    return paginate(
+    page, per_page = args["page"], args["per_page"]
+    items, total, exact = services.customer_page(
         session(),
-        lambda wide: services.customer_query(session(), current_user, filters, wide=wide),
-        args,
-        sortable=services.SORTABLE,
-        default_sort=[Customer.id.desc()],
-        tiebreak=Customer.id,
+        current_user,
+        services.Filters.from_args(args),
+        parse_sort(args.get("sort"), services.SORTABLE),
+        page,
+        per_page,
     )
+    return envelope(items, page, per_page, total, exact)
 
 
 @blp.route("/customers", methods=["POST"])

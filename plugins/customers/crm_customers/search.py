@@ -65,6 +65,13 @@ def query_terms(query: str) -> list[list[str]]:
     return phrases[:8]
 
 
+def _is_prefix(token: str) -> bool:
+    """Whether the last token is matched as a prefix: a word being typed, or one CJK
+    character. A CJK bigram is a whole token already (none is longer), and as a prefix it
+    would only make the index merge term ranges (``"科技"*`` costs 5x ``"科技"``)."""
+    return not (len(token) == 2 and _IS_CJK.match(token))
+
+
 def fts5_match(query: str) -> str | None:
     """An FTS5 MATCH expression: CJK bigrams as phrases, the last token as a prefix."""
     phrases = query_terms(query)
@@ -74,7 +81,7 @@ def fts5_match(query: str) -> str | None:
     for i, ph in enumerate(phrases):
         last = i == len(phrases) - 1
         if len(ph) == 1:
-            parts.append(f'"{ph[0]}"' + ("*" if last else ""))
+            parts.append(f'"{ph[0]}"' + ("*" if last and _is_prefix(ph[0]) else ""))
         else:
             parts.append('"' + " ".join(ph) + '"')
     return " AND ".join(parts)
@@ -88,7 +95,7 @@ def pg_tsquery(query: str) -> str | None:
     for i, ph in enumerate(phrases):
         last = i == len(phrases) - 1
         if len(ph) == 1:
-            parts.append(f"'{ph[0]}'" + (":*" if last else ""))
+            parts.append(f"'{ph[0]}'" + (":*" if last and _is_prefix(ph[0]) else ""))
         else:
             parts.append("(" + " <-> ".join(f"'{t}'" for t in ph) + ")")
     return " & ".join(parts)

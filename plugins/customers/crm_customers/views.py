@@ -20,7 +20,7 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
 
-from crm_host.api import page_of, parse_sort
+from crm_host.api import parse_sort
 from crm_host.db import session
 from crm_host.models import User
 from crm_host.security import has_permission, permission_required
@@ -133,14 +133,9 @@ def index():
         flash(_("Some filters were not understood: %(f)s", f=", ".join(exc.messages)), "warning")
         args = CustomerFilter().load({})
     filters = services.Filters.from_args(args)
-    order = parse_sort(args.get("sort"), services.SORTABLE, [Customer.id.desc()]) + [Customer.id]
     page = args["page"]
-    rows, total, exact = page_of(
-        s,
-        lambda wide: services.customer_query(s, current_user, filters, wide=wide),
-        order,
-        page,
-        PER_PAGE,
+    rows, total, exact = services.customer_page(
+        s, current_user, filters, parse_sort(args.get("sort"), services.SORTABLE), page, PER_PAGE
     )
     row_owners = (
         {u.id: u for u in s.scalars(select(User).where(User.id.in_({r.owner_id for r in rows})))}
