@@ -17,8 +17,8 @@ import warnings
 from pathlib import Path
 
 from alembic import command, context
-from alembic.config import Config
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
