@@ -88,15 +88,19 @@ class Deal(VersionedMixin, TimestampMixin, Base):
     stage: Mapped[Stage | None] = relationship(lazy="joined")
 
     __table_args__ = (
-        # Funnel: GROUP BY status, stage (optionally per owner / department, by period).
-        Index("ix_pipeline_deal_status_stage", "status", "stage_id", "amount"),
+        # The reports read only these indexes (covering: every column they filter, group or
+        # sum is in the index), whatever the viewer's scope (owner or department filter).
+        # Funnel: GROUP BY status, stage (period = created_at).
+        Index("ix_pipeline_deal_status_stage", "status", "stage_id", "owner_id", "department_id",
+              "amount", "created_at"),
         Index("ix_pipeline_deal_owner_status", "owner_id", "status", "stage_id", "amount"),
-        Index("ix_pipeline_deal_department", "department_id", "status", "stage_id"),
+        Index("ix_pipeline_deal_department", "department_id", "status", "stage_id", "amount"),
         Index("ix_pipeline_deal_created", "created_at"),
-        # Performance: won amount per owner per month.
-        Index("ix_pipeline_deal_won", "won_on", "owner_id", "amount"),
-        # Forecast: open deals by expected close month.
-        Index("ix_pipeline_deal_forecast", "status", "expected_close", "probability", "amount"),
+        # Performance: won amount per owner in a month or quarter.
+        Index("ix_pipeline_deal_won", "won_on", "status", "owner_id", "department_id", "amount"),
+        # Forecast: open deals by expected close month, weighted by probability.
+        Index("ix_pipeline_deal_forecast", "status", "expected_close", "owner_id", "department_id",
+              "probability", "amount"),
         Index("ix_pipeline_deal_customer", "customer_id", "status"),
         Index("ix_pipeline_deal_name", "name"),
     )

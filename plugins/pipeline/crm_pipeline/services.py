@@ -711,8 +711,11 @@ def activities(session, user, deal_id=None, customer_id=None, owner_id=None, sta
 
 
 def overdue_for_contact(session, user, owner_id=None, limit=50, offset=0, now=None):
-    """``[(customer, last_contact or None, allowed_days)]`` oldest contact first, and whether
-    there are more."""
+    """Customers overdue for contact (PIP-3): their last done activity is older than the
+    frequency of their grade (ungraded customers count as C). ``[(customer, last contact or
+    None, days allowed)]``, never-contacted first, then oldest contact; and whether there are
+    more. The last contact is one index seek per customer (``MAX(done_at)`` on the
+    (customer_id, done_at) index), computed once in a materialized CTE."""
     from crm_customers.models import Customer
 
     now = now or utcnow()
@@ -723,24 +726,29 @@ def overdue_for_contact(session, user, owner_id=None, limit=50, offset=0, now=No
         .correlate(Customer)
         .scalar_subquery()
     )
-    cutoff = case(
-        (Customer.grade == "A", now - timedelta(days=days["A"])),
-        (Customer.grade == "B", now - timedelta(days=days["B"])),
-        else_=now - timedelta(days=days["C"]),
-    )
-    stmt = select(Customer, last.label("last_contact")).where(
-        Customer.deleted_at.is_(None), or_(last.is_(None), last < cutoff)
-    )
+    inner = select(Customer.id.label("cid"), Customer.grade.label("grade"), last.label("last_contact"))
+    inner = inner.where(Customer.deleted_at.is_(None))
     cond = scope_filter(user, Customer.owner_id, Customer.department_id)
     if cond is not None:
-        stmt = stmt.where(cond)
+        inner = inner.where(cond)
     if owner_id is not None:
-        stmt = stmt.where(Customer.owner_id == owner_id)
-    stmt = stmt.order_by(last.is_not(None), last, Customer.id).limit(limit + 1).offset(offset)
+        inner = inner.where(Customer.owner_id == owner_id)
+    c = inner.cte("contact_due").prefix_with("MATERIALIZED")
+    cutoff = case(
+        (c.c.grade == "A", now - timedelta(days=days["A"])),
+        (c.c.grade == "B", now - timedelta(days=days["B"])),
+        else_=now - timedelta(days=days["C"]),
+    )
+    stmt = (
+        select(Customer, c.c.last_contact)
+        .join(c, Customer.id == c.c.cid)
+        .where(or_(c.c.last_contact.is_(None), c.c.last_contact < cutoff))
+        .order_by(c.c.last_contact.is_not(None), c.c.last_contact, Customer.id)
+        .limit(limit + 1)
+        .offset(offset)
+    )
     rows = session.execute(stmt).all()
-    out = [
-        (c, lc, days.get(c.grade or "C", days["C"])) for c, lc in rows[:limit]
-    ]
+    out = [(cu, lc, days.get(cu.grade or "C", days["C"])) for cu, lc in rows[:limit]]
     return out, len(rows) > limit
 
 

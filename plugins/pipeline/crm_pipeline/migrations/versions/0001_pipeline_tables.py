@@ -100,12 +100,12 @@ def upgrade():
     with op.batch_alter_table('pipeline_deal', schema=None) as batch_op:
         batch_op.create_index('ix_pipeline_deal_created', ['created_at'], unique=False)
         batch_op.create_index('ix_pipeline_deal_customer', ['customer_id', 'status'], unique=False)
-        batch_op.create_index('ix_pipeline_deal_department', ['department_id', 'status', 'stage_id'], unique=False)
-        batch_op.create_index('ix_pipeline_deal_forecast', ['status', 'expected_close', 'probability', 'amount'], unique=False)
+        batch_op.create_index('ix_pipeline_deal_department', ['department_id', 'status', 'stage_id', 'amount'], unique=False)
+        batch_op.create_index('ix_pipeline_deal_forecast', ['status', 'expected_close', 'owner_id', 'department_id', 'probability', 'amount'], unique=False)
         batch_op.create_index('ix_pipeline_deal_name', ['name'], unique=False)
         batch_op.create_index('ix_pipeline_deal_owner_status', ['owner_id', 'status', 'stage_id', 'amount'], unique=False)
-        batch_op.create_index('ix_pipeline_deal_status_stage', ['status', 'stage_id', 'amount'], unique=False)
-        batch_op.create_index('ix_pipeline_deal_won', ['won_on', 'owner_id', 'amount'], unique=False)
+        batch_op.create_index('ix_pipeline_deal_status_stage', ['status', 'stage_id', 'owner_id', 'department_id', 'amount', 'created_at'], unique=False)
+        batch_op.create_index('ix_pipeline_deal_won', ['won_on', 'status', 'owner_id', 'department_id', 'amount'], unique=False)
 
     op.create_table('pipeline_activity',
     sa.Column('id', sa.Integer(), nullable=False),
