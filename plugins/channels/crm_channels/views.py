@@ -265,7 +265,9 @@ def calendar():
         errors=errors,
         form=form_values,
         edit=edit,
-        feed_url=(url_for("channels_public.feed", token=token, _external=True) if token else None),
+        feed_url=(mailings.base_url() + url_for("channels_public.feed", token=token))
+        if token
+        else None,
         timedelta=timedelta,
     ), 422 if errors else 200
 

@@ -308,3 +308,34 @@ def test_webhook_500_is_retried_with_backoff(channels, gateway, crm_app, deliver
     row = _row(crm_db, rid)
     assert row.attempts == 2 and row.next_attempt_at - row.created_at > first_retry - row.created_at
     assert len(gateway.requests) == 2
+
+
+def test_email_over_implicit_tls(channels, tls_cert, crm_app, deliver):
+    import ssl
+
+    from aiosmtpd.controller import Controller
+    from conftest import Inbox, free_port
+    from crm_channels import settings
+
+    cert, key = tls_cert
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    handler, port = Inbox(), free_port()
+    ctl = Controller(handler, hostname="127.0.0.1", port=port, ssl_context=ctx)
+    ctl.start()
+    try:
+        crm_app.config.update(
+            {
+                "CRM_SMTP_HOST": "127.0.0.1",
+                "CRM_SMTP_PORT": port,
+                "CRM_SMTP_SECURITY": "ssl",
+                "CRM_SMTP_SENDER": "crm@example.test",
+                "CRM_SMTP_CAFILE": cert,
+            }
+        )
+        settings.invalidate()
+        _send(channels, subject="TLS", addresses=[("email", "tls@example.test")])
+        assert deliver()["sent"] == 1
+        assert handler.wait(1)[0]["to"] == ["tls@example.test"]
+    finally:
+        ctl.stop()

@@ -357,3 +357,41 @@ def test_customers_batch_messages_go_out_through_these_channels(
     assert next(fax.iter_attachments()).get_content_type() == "application/pdf"
     timeline = login(sales.user).get(f"/customers/{a['id']}").get_data(as_text=True)
     assert timeline.count("Hello 王大明") == 1
+
+
+def test_mailing_scheduled_for_later_waits(channels, smtp_config, api, deliver, crm_app):
+    from datetime import datetime, timezone
+
+    from crm_channels import mailings
+
+    leader = api("leader")
+    later = datetime.now(timezone.utc) + timedelta(hours=2)
+    r = leader.post(
+        "/api/v1/mailings",
+        json={
+            "name": "Later",
+            "audience": "channels.team",
+            "subject": "Hi {name}",
+            "body": "x",
+            "send": True,
+            "send_at": later.isoformat(),
+            "rate_per_minute": 100000,
+        },
+    )
+    assert r.status_code == 201 and r.get_json()["status"] == "scheduled"
+    mid = r.get_json()["id"]
+    _run(crm_app, deliver)
+    assert leader.get(f"/api/v1/mailings/{mid}").get_json()["totals"]["total"] == 0
+    assert smtp_config.messages == []
+    with crm_app.extensions["crm"].db.session_scope() as s:
+        with crm_app.app_context():
+            mailings.run_due(
+                s, now=later + timedelta(seconds=1), runtime=crm_app.extensions["crm"].runtime()
+            )
+    detail = leader.get(f"/api/v1/mailings/{mid}").get_json()
+    assert (
+        detail["status"] == "sending"
+        and detail["totals"]["queued"] == detail["totals"]["total"] >= 1
+    )
+    # a mailing that started cannot be cancelled; a draft can
+    assert leader.post(f"/api/v1/mailings/{mid}/cancel").status_code == 409
