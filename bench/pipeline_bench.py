@@ -64,7 +64,9 @@ class Who:
         def run():
             r = self.client.get(url, headers=self.auth)
             if r.status_code != 200:
-                raise RuntimeError(f"{url} as {self.label}: {r.status_code} {r.get_data(as_text=True)[:300]}")
+                raise RuntimeError(
+                    f"{url} as {self.label}: {r.status_code} {r.get_data(as_text=True)[:300]}"
+                )
             return r
 
         return run
@@ -83,7 +85,9 @@ def main(argv=None):
     samples = args.samples or (5 if args.quick else 15)
     warm = 1 if args.quick else 2
 
-    meta, generated = data.ensure(args.db, args.deals, args.activities, args.customers, args.regenerate)
+    meta, generated = data.ensure(
+        args.db, args.deals, args.activities, args.customers, args.regenerate
+    )
     instance = Path(tempfile.mkdtemp(prefix="pipeline-bench-"))
     rep = cb.Report()
     sql_lines: list[str] = []
@@ -97,26 +101,40 @@ def main(argv=None):
         leader = Who(app, data.LEADER_EMAIL, "leader (east tree)")
         admin = Who(app, data.ADMIN_EMAIL, "admin (all)")
         sales = Who(app, data.SALES_EMAIL, "sales person (own)")
-        rep.text(f"## Pipeline at {meta['counts']['deals']:,} deals / {meta['counts']['activities']:,} activities ({args.db})")
+        rep.text(
+            f"## Pipeline at {meta['counts']['deals']:,} deals / {meta['counts']['activities']:,} activities ({args.db})"
+        )
         rep.text()
         for line in cb.environment(args.db, engine):
             rep.text(line)
         c, sec = meta["counts"], meta["seconds"]
-        rep.text(f"- data: {c['customers']:,} customers, {c['deals']:,} deals, {c['activities']:,} activities, "
-                 f"{c['targets']:,} targets, {c['sales']} sales people; "
-                 f"{'generated now' if generated else 'reused'} (load {sec['total']} s: deals {sec['deals']} s, "
-                 f"activities {sec['activities']} s, indexes + analyze {sec['indexes_analyze']} s)")
-        rep.text(f"- {samples} samples per row after {warm} warm-up calls; request and bare SQL alternate")
+        rep.text(
+            f"- data: {c['customers']:,} customers, {c['deals']:,} deals, {c['activities']:,} activities, "
+            f"{c['targets']:,} targets, {c['sales']} sales people; "
+            f"{'generated now' if generated else 'reused'} (load {sec['total']} s: deals {sec['deals']} s, "
+            f"activities {sec['activities']} s, indexes + analyze {sec['indexes_analyze']} s)"
+        )
+        rep.text(
+            f"- {samples} samples per row after {warm} warm-up calls; request and bare SQL alternate"
+        )
         rep.text()
         cases = [
             ("funnel", leader, "/api/v1/reports/funnel"),
             ("funnel", admin, "/api/v1/reports/funnel"),
             ("funnel, opened this year", leader, "/api/v1/reports/funnel?since=2026-01-01"),
-            ("performance, this quarter", leader, "/api/v1/reports/performance?period_kind=quarter"),
+            (
+                "performance, this quarter",
+                leader,
+                "/api/v1/reports/performance?period_kind=quarter",
+            ),
             ("performance, this quarter", admin, "/api/v1/reports/performance?period_kind=quarter"),
             ("forecast, 6 months", leader, "/api/v1/reports/forecast"),
             ("overdue for contact", sales, "/api/v1/activities/overdue-customers"),
-            ("overdue for contact (of sales01)", leader, f"/api/v1/activities/overdue-customers?owner_id={sales.id}"),
+            (
+                "overdue for contact (of sales01)",
+                leader,
+                f"/api/v1/activities/overdue-customers?owner_id={sales.id}",
+            ),
             ("reports page (HTML)", leader, None),
         ]
         rows = []
@@ -138,9 +156,21 @@ def main(argv=None):
             app_med, app_p90, _n = cb.summarize(times["app"])
             bare_med, bare_p90, _n = cb.summarize(times["bare"])
             sql_med = cb.summarize(sqlt["app"])[0]
-            rows.append([label, who.label, cb.fmt_time(app_med), cb.fmt_time(app_p90), cb.fmt_time(sql_med),
-                         cb.fmt_time(bare_med), f"{len(ours)}", f"×{app_med / bare_med:.2f}" if bare_med else "-"])
-            sql_lines.append(f"### {label} — {who.label}: app {cb.fmt_time(app_med)}, bare {cb.fmt_time(bare_med)}")
+            rows.append(
+                [
+                    label,
+                    who.label,
+                    cb.fmt_time(app_med),
+                    cb.fmt_time(app_p90),
+                    cb.fmt_time(sql_med),
+                    cb.fmt_time(bare_med),
+                    f"{len(ours)}",
+                    f"×{app_med / bare_med:.2f}" if bare_med else "-",
+                ]
+            )
+            sql_lines.append(
+                f"### {label} — {who.label}: app {cb.fmt_time(app_med)}, bare {cb.fmt_time(bare_med)}"
+            )
             for s, p, dt in ours:
                 sql_lines.append(f"-- {cb.fmt_time(dt)}  params={p!r}\n{s}")
                 try:
@@ -151,7 +181,16 @@ def main(argv=None):
             print(rows[-1], flush=True)
         rep.table(
             "Median latency, request vs the bare SQL it needs",
-            ["request", "as", "median", "p90", "SQL inside the request", "bare SQL (median)", "statements", "ratio"],
+            [
+                "request",
+                "as",
+                "median",
+                "p90",
+                "SQL inside the request",
+                "bare SQL (median)",
+                "statements",
+                "ratio",
+            ],
             rows,
         )
         bare.close()

@@ -82,7 +82,9 @@ def read_meta(db: str, deals: int) -> dict | None:
     engine = create_engine(database_url(db, deals))
     try:
         with engine.connect() as conn:
-            return {k: json.loads(v) for k, v in conn.execute(text("SELECT key, value FROM bench_meta"))}
+            return {
+                k: json.loads(v) for k, v in conn.execute(text("SELECT key, value FROM bench_meta"))
+            }
     except Exception:
         return None
     finally:
@@ -110,18 +112,69 @@ def customer_rows(n: int, sales: list[int], user_dept: dict, sqlite: bool):
         owner = sales[i % len(sales)]
         created = NOW - timedelta(days=rng.randint(30, 1500))
         yield (
-            f"BC{i:08d}", f"Bench customer {i:06d} 科技有限公司", f"客户{i}", rng.choice(grades),
-            "repeat", owner, user_dept[owner], 0, "", 1, _ts(created, sqlite), _ts(created, sqlite),
+            f"BC{i:08d}",
+            f"Bench customer {i:06d} 科技有限公司",
+            f"客户{i}",
+            rng.choice(grades),
+            "repeat",
+            owner,
+            user_dept[owner],
+            0,
+            "",
+            1,
+            _ts(created, sqlite),
+            _ts(created, sqlite),
         )
 
 
-CUSTOMER_COLS = ("code", "name", "short_name", "grade", "lifecycle", "owner_id", "department_id",
-                 "revenue", "search_text", "version", "created_at", "updated_at")
-DEAL_COLS = ("code", "name", "customer_id", "customer_name", "owner_id", "department_id", "amount",
-             "expected_close", "probability", "source", "status", "stage_id", "lost_reason",
-             "won_on", "closed_on", "version", "created_at", "updated_at")
-ACTIVITY_COLS = ("customer_id", "deal_id", "owner_id", "kind", "status", "subject", "planned_at",
-                 "done_at", "result", "version", "created_at", "updated_at")
+CUSTOMER_COLS = (
+    "code",
+    "name",
+    "short_name",
+    "grade",
+    "lifecycle",
+    "owner_id",
+    "department_id",
+    "revenue",
+    "search_text",
+    "version",
+    "created_at",
+    "updated_at",
+)
+DEAL_COLS = (
+    "code",
+    "name",
+    "customer_id",
+    "customer_name",
+    "owner_id",
+    "department_id",
+    "amount",
+    "expected_close",
+    "probability",
+    "source",
+    "status",
+    "stage_id",
+    "lost_reason",
+    "won_on",
+    "closed_on",
+    "version",
+    "created_at",
+    "updated_at",
+)
+ACTIVITY_COLS = (
+    "customer_id",
+    "deal_id",
+    "owner_id",
+    "kind",
+    "status",
+    "subject",
+    "planned_at",
+    "done_at",
+    "result",
+    "version",
+    "created_at",
+    "updated_at",
+)
 
 
 def deal_rows(n: int, n_customers: int, cust_owner, user_dept: dict, stages: list, sqlite: bool):
@@ -147,9 +200,24 @@ def deal_rows(n: int, n_customers: int, cust_owner, user_dept: dict, stages: lis
         close = TODAY + timedelta(days=rng.randint(-180, 365))
         amount = rng.choice((5, 10, 20, 50, 100, 200, 500)) * 1000 + rng.randint(0, 999)
         yield (
-            f"BD{i:08d}", f"Deal {i} 系统项目", cid, f"Bench customer {cid:06d} 科技有限公司", owner,
-            user_dept[owner], amount, _d(close, sqlite), prob, "Web", status, stage_id, lost_reason,
-            _d(won_on, sqlite), _d(closed_on, sqlite), 1, _ts(created, sqlite), _ts(created, sqlite),
+            f"BD{i:08d}",
+            f"Deal {i} 系统项目",
+            cid,
+            f"Bench customer {cid:06d} 科技有限公司",
+            owner,
+            user_dept[owner],
+            amount,
+            _d(close, sqlite),
+            prob,
+            "Web",
+            status,
+            stage_id,
+            lost_reason,
+            _d(won_on, sqlite),
+            _d(closed_on, sqlite),
+            1,
+            _ts(created, sqlite),
+            _ts(created, sqlite),
         )
 
 
@@ -171,8 +239,18 @@ def activity_rows(n: int, n_customers: int, n_deals: int, cust_owner, sqlite: bo
             done, status, result = None, "planned", None
             created = planned - timedelta(days=7)
         yield (
-            cid, deal, owner, kind, status, subjects[kind], _ts(planned, sqlite) if planned else None,
-            _ts(done, sqlite) if done else None, result, 1, _ts(created, sqlite), _ts(created, sqlite),
+            cid,
+            deal,
+            owner,
+            kind,
+            status,
+            subjects[kind],
+            _ts(planned, sqlite) if planned else None,
+            _ts(done, sqlite) if done else None,
+            result,
+            1,
+            _ts(created, sqlite),
+            _ts(created, sqlite),
         )
 
 
@@ -193,13 +271,17 @@ def _chunks(it, size=CHUNK):
 def _secondary_indexes(conn, dialect) -> list[tuple[str, str]]:
     names = ", ".join(f"'{t}'" for t in TABLES)
     if dialect == "sqlite":
-        sql = (f"SELECT name, sql FROM sqlite_master WHERE type='index' AND sql IS NOT NULL "
-               f"AND tbl_name IN ({names})")
+        sql = (
+            f"SELECT name, sql FROM sqlite_master WHERE type='index' AND sql IS NOT NULL "
+            f"AND tbl_name IN ({names})"
+        )
     else:
-        sql = ("SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = current_schema() "
-               f"AND i.tablename IN ({names}) AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
-               "WHERE c.conname = i.indexname AND c.connamespace = "
-               "(SELECT oid FROM pg_namespace WHERE nspname = current_schema()))")
+        sql = (
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = current_schema() "
+            f"AND i.tablename IN ({names}) AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
+            "WHERE c.conname = i.indexname AND c.connamespace = "
+            "(SELECT oid FROM pg_namespace WHERE nspname = current_schema()))"
+        )
     return [tuple(r) for r in conn.exec_driver_sql(sql)]
 
 
@@ -227,11 +309,11 @@ def _bulk(raw, dialect: str, table: str, cols: tuple, rows) -> int:
 
 
 def generate(db: str, deals: int, activities: int, customers: int) -> dict:
+    from crm_pipeline.models import Stage
     from sqlalchemy import select
 
     from crm_host import modules
     from crm_host.models import Department
-    from crm_pipeline.models import Stage
 
     t_all = time.perf_counter()
     url = database_url(db, deals)
@@ -257,7 +339,10 @@ def generate(db: str, deals: int, activities: int, customers: int) -> dict:
             with crm.db.session_scope() as s:
                 org = cdata.create_org(s)
             with crm.db.session_scope() as s:
-                stages = [(st.id, st.probability) for st in s.scalars(select(Stage).order_by(Stage.position))]
+                stages = [
+                    (st.id, st.probability)
+                    for st in s.scalars(select(Stage).order_by(Stage.position))
+                ]
                 dept_ids = [d.id for d in s.scalars(select(Department))]
             sales = [u for key in org.sales for u in org.sales[key]]
             user_dept = org.user_dept
@@ -277,26 +362,56 @@ def generate(db: str, deals: int, activities: int, customers: int) -> dict:
             if sqlite:
                 raw.execute("PRAGMA synchronous=OFF")
             _log(f"customers: {customers:,}")
-            nc = _bulk(raw, dialect, "customers_customer", CUSTOMER_COLS, customer_rows(customers, sales, user_dept, sqlite))
+            nc = _bulk(
+                raw,
+                dialect,
+                "customers_customer",
+                CUSTOMER_COLS,
+                customer_rows(customers, sales, user_dept, sqlite),
+            )
             t_customers = time.perf_counter() - t0
             t0 = time.perf_counter()
             _log(f"deals: {deals:,}")
-            nd = _bulk(raw, dialect, "pipeline_deal", DEAL_COLS, deal_rows(deals, customers, cust_owner, user_dept, stages, sqlite))
+            nd = _bulk(
+                raw,
+                dialect,
+                "pipeline_deal",
+                DEAL_COLS,
+                deal_rows(deals, customers, cust_owner, user_dept, stages, sqlite),
+            )
             t_deals = time.perf_counter() - t0
             t0 = time.perf_counter()
             _log(f"activities: {activities:,}")
-            na = _bulk(raw, dialect, "pipeline_activity", ACTIVITY_COLS, activity_rows(activities, customers, deals, cust_owner, sqlite))
+            na = _bulk(
+                raw,
+                dialect,
+                "pipeline_activity",
+                ACTIVITY_COLS,
+                activity_rows(activities, customers, deals, cust_owner, sqlite),
+            )
             t_acts = time.perf_counter() - t0
             # targets: this year, every month and quarter, every sales person and department
             trows = []
             for m in range(1, 13):
-                for kind, start in (("month", date(TODAY.year, m, 1)),) + ((("quarter", date(TODAY.year, m, 1)),) if m % 3 == 1 else ()):
+                for kind, start in (("month", date(TODAY.year, m, 1)),) + (
+                    (("quarter", date(TODAY.year, m, 1)),) if m % 3 == 1 else ()
+                ):
                     k = 1 if kind == "month" else 3
                     for u in sales:
-                        trows.append((kind, _d(start, sqlite), u, None, 400_000 * k, _ts(NOW, sqlite)))
+                        trows.append(
+                            (kind, _d(start, sqlite), u, None, 400_000 * k, _ts(NOW, sqlite))
+                        )
                     for d in dept_ids:
-                        trows.append((kind, _d(start, sqlite), None, d, 4_000_000 * k, _ts(NOW, sqlite)))
-            ntg = _bulk(raw, dialect, "pipeline_target", ("period_kind", "period_start", "user_id", "department_id", "amount", "updated_at"), trows)
+                        trows.append(
+                            (kind, _d(start, sqlite), None, d, 4_000_000 * k, _ts(NOW, sqlite))
+                        )
+            ntg = _bulk(
+                raw,
+                dialect,
+                "pipeline_target",
+                ("period_kind", "period_start", "user_id", "department_id", "amount", "updated_at"),
+                trows,
+            )
             raw.close()
             t0 = time.perf_counter()
             _log(f"indexes: {len(idx)}")
@@ -312,10 +427,20 @@ def generate(db: str, deals: int, activities: int, customers: int) -> dict:
             t_index = time.perf_counter() - t0
             meta = {
                 "gen_version": GEN_VERSION,
-                "counts": {"customers": nc, "deals": nd, "activities": na, "targets": ntg, "sales": len(sales)},
-                "seconds": {"customers": round(t_customers, 1), "deals": round(t_deals, 1),
-                            "activities": round(t_acts, 1), "indexes_analyze": round(t_index, 1),
-                            "total": round(time.perf_counter() - t_all, 1)},
+                "counts": {
+                    "customers": nc,
+                    "deals": nd,
+                    "activities": na,
+                    "targets": ntg,
+                    "sales": len(sales),
+                },
+                "seconds": {
+                    "customers": round(t_customers, 1),
+                    "deals": round(t_deals, 1),
+                    "activities": round(t_acts, 1),
+                    "indexes_analyze": round(t_index, 1),
+                    "total": round(time.perf_counter() - t_all, 1),
+                },
                 "now": NOW.isoformat(),
             }
             with engine.begin() as conn:
@@ -326,11 +451,17 @@ def generate(db: str, deals: int, activities: int, customers: int) -> dict:
         shutil.rmtree(instance, ignore_errors=True)
 
 
-def ensure(db: str, deals: int, activities: int, customers: int, regenerate=False) -> tuple[dict, bool]:
+def ensure(
+    db: str, deals: int, activities: int, customers: int, regenerate=False
+) -> tuple[dict, bool]:
     meta = read_meta(db, deals)
     want = {"deals": deals, "activities": activities, "customers": customers}
-    if (not regenerate and meta and meta.get("gen_version") == GEN_VERSION
-            and all(meta["counts"].get(k) == v for k, v in want.items())):
+    if (
+        not regenerate
+        and meta
+        and meta.get("gen_version") == GEN_VERSION
+        and all(meta["counts"].get(k) == v for k, v in want.items())
+    ):
         return meta, False
     return generate(db, deals, activities, customers), True
 

@@ -83,8 +83,14 @@ def list_deals(args):
     close range (``close_from``/``close_to``), amount range (``amount_min``/``amount_max``)."""
     require("pipeline.view")
     stmt = services.deal_query(session(), current_user, services.Filters.from_args(args))
-    return paginate(session(), stmt, args, sortable=services.SORTABLE,
-                    default_sort=[Deal.id.desc()], tiebreak=Deal.id)
+    return paginate(
+        session(),
+        stmt,
+        args,
+        sortable=services.SORTABLE,
+        default_sort=[Deal.id.desc()],
+        tiebreak=Deal.id,
+    )
 
 
 @blp.route("/deals", methods=["POST"])
@@ -299,9 +305,16 @@ def overdue_customers(args):
         session(), current_user, owner, limit=per, offset=(args["page"] - 1) * per
     )
     items = [
-        {"customer_id": c.id, "code": c.code, "name": c.name, "grade": c.grade,
-         "owner_id": c.owner_id, "last_contact": last, "allowed_days": days,
-         "url": url_for("customers.detail", customer_id=c.id)}
+        {
+            "customer_id": c.id,
+            "code": c.code,
+            "name": c.name,
+            "grade": c.grade,
+            "owner_id": c.owner_id,
+            "last_contact": last,
+            "allowed_days": days,
+            "url": url_for("customers.detail", customer_id=c.id),
+        }
         for c, last, days in rows
     ]
     return {"items": items, "page": args["page"], "per_page": per, "has_more": more}
@@ -469,8 +482,9 @@ def download_document(doc_id):
         fh = file_storage().open(doc.storage_key)
     except FileNotFoundError:
         abort(410, message="The file is no longer in the storage.")
-    return send_file(fh, mimetype=doc.content_type, as_attachment=True,
-                     download_name=doc.filename, max_age=0)
+    return send_file(
+        fh, mimetype=doc.content_type, as_attachment=True, download_name=doc.filename, max_age=0
+    )
 
 
 @blp.route("/documents/<int:doc_id>", methods=["DELETE"])
@@ -626,8 +640,11 @@ def funnel(args):
 def performance(args):
     """Won amount per person and department against targets for a month or quarter."""
     require("pipeline.reports")
-    kw = {**_filters(args), "period_kind": args["period_kind"],
-          "start": args.get("period_start") or services.today()}
+    kw = {
+        **_filters(args),
+        "period_kind": args["period_kind"],
+        "start": args.get("period_start") or services.today(),
+    }
     if args["format"] != "json":
         return reports.performance_export(session(), current_user, args["format"], **kw)
     return services.performance(session(), current_user, **kw)
@@ -643,4 +660,3 @@ def forecast(args):
     if args["format"] != "json":
         return reports.forecast_export(session(), current_user, args["format"], **kw)
     return {"months": services.forecast(session(), current_user, **kw)}
-

@@ -91,16 +91,30 @@ class Deal(VersionedMixin, TimestampMixin, Base):
         # The reports read only these indexes (covering: every column they filter, group or
         # sum is in the index), whatever the viewer's scope (owner or department filter).
         # Funnel: GROUP BY status, stage (period = created_at).
-        Index("ix_pipeline_deal_status_stage", "status", "stage_id", "owner_id", "department_id",
-              "amount", "created_at"),
+        Index(
+            "ix_pipeline_deal_status_stage",
+            "status",
+            "stage_id",
+            "owner_id",
+            "department_id",
+            "amount",
+            "created_at",
+        ),
         Index("ix_pipeline_deal_owner_status", "owner_id", "status", "stage_id", "amount"),
         Index("ix_pipeline_deal_department", "department_id", "status", "stage_id", "amount"),
         Index("ix_pipeline_deal_created", "created_at"),
         # Performance: won amount per owner in a month or quarter.
         Index("ix_pipeline_deal_won", "won_on", "status", "owner_id", "department_id", "amount"),
         # Forecast: open deals by expected close month, weighted by probability.
-        Index("ix_pipeline_deal_forecast", "status", "expected_close", "owner_id", "department_id",
-              "probability", "amount"),
+        Index(
+            "ix_pipeline_deal_forecast",
+            "status",
+            "expected_close",
+            "owner_id",
+            "department_id",
+            "probability",
+            "amount",
+        ),
         Index("ix_pipeline_deal_customer", "customer_id", "status"),
         Index("ix_pipeline_deal_name", "name"),
     )
@@ -132,9 +146,7 @@ class Activity(VersionedMixin, TimestampMixin, Base):
     customer_id: Mapped[int] = mapped_column(
         ForeignKey("customers_customer.id", ondelete="CASCADE")
     )
-    deal_id: Mapped[int | None] = mapped_column(
-        ForeignKey("pipeline_deal.id", ondelete="SET NULL")
-    )
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("pipeline_deal.id", ondelete="SET NULL"))
     owner_id: Mapped[int] = mapped_column(ForeignKey("host_user.id"))
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="planned")
@@ -169,9 +181,7 @@ class Appointment(VersionedMixin, TimestampMixin, Base):
     )
     owner_id: Mapped[int] = mapped_column(ForeignKey("host_user.id"))
 
-    attendees = relationship(
-        "AppointmentAttendee", cascade="all, delete-orphan", lazy="selectin"
-    )
+    attendees = relationship("AppointmentAttendee", cascade="all, delete-orphan", lazy="selectin")
 
     @property
     def remind_user_ids(self) -> list[int]:
@@ -229,9 +239,7 @@ class Document(Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     storage_key: Mapped[str] = mapped_column(String(255), unique=True)
-    uploaded_by: Mapped[int | None] = mapped_column(
-        ForeignKey("host_user.id", ondelete="SET NULL")
-    )
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("host_user.id", ondelete="SET NULL"))
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -75,16 +75,42 @@ def crm_blueprints():
 @hookimpl
 def crm_menu_items():
     return [
-        MenuItem("pipeline", _l("Deals"), "pipeline.index", "pipeline.view", order=20,
-                 icon="briefcase"),
-        MenuItem("pipeline.activities", _l("Activities"), "pipeline.activities",
-                 "pipeline.view", order=21, icon="calendar-check"),
-        MenuItem("pipeline.reports", _l("Sales reports"), "pipeline.reports_page", "pipeline.reports",
-                 order=22, icon="bar-chart-line"),
-        MenuItem("pipeline.targets", _l("Sales targets"), "pipeline.targets", "pipeline.targets",
-                 order=23, icon="bullseye"),
-        MenuItem("pipeline.settings", _l("Pipeline settings"), "pipeline.settings",
-                 "pipeline.admin", section="admin", order=110, icon="sliders"),
+        MenuItem(
+            "pipeline", _l("Deals"), "pipeline.index", "pipeline.view", order=20, icon="briefcase"
+        ),
+        MenuItem(
+            "pipeline.activities",
+            _l("Activities"),
+            "pipeline.activities",
+            "pipeline.view",
+            order=21,
+            icon="calendar-check",
+        ),
+        MenuItem(
+            "pipeline.reports",
+            _l("Sales reports"),
+            "pipeline.reports_page",
+            "pipeline.reports",
+            order=22,
+            icon="bar-chart-line",
+        ),
+        MenuItem(
+            "pipeline.targets",
+            _l("Sales targets"),
+            "pipeline.targets",
+            "pipeline.targets",
+            order=23,
+            icon="bullseye",
+        ),
+        MenuItem(
+            "pipeline.settings",
+            _l("Pipeline settings"),
+            "pipeline.settings",
+            "pipeline.admin",
+            section="admin",
+            order=110,
+            icon="sliders",
+        ),
     ]
 
 
@@ -93,8 +119,11 @@ def crm_permissions():
     P = Permission
     return [
         P("pipeline.view", _l("See deals and activities"), ["leader", "sales"]),
-        P("pipeline.edit", _l("Create and edit deals, activities and appointments"),
-          ["leader", "sales"]),
+        P(
+            "pipeline.edit",
+            _l("Create and edit deals, activities and appointments"),
+            ["leader", "sales"],
+        ),
         P("pipeline.transfer", _l("Hand deals over to another sales person"), ["leader"]),
         P("pipeline.urge", _l("Urge a deal's owner"), ["leader"]),
         P("pipeline.targets", _l("Set sales targets"), ["leader"]),
@@ -119,17 +148,38 @@ def crm_dashboard_widgets(user):
     from . import views
 
     return [
-        DashboardWidget("pipeline.funnel", _l("Sales funnel"), views.funnel_widget_html,
-                        permission="pipeline.reports", order=30, width=7),
-        DashboardWidget("pipeline.performance", _l("Won this month against target"),
-                        views.performance_widget_html, permission="pipeline.reports",
-                        order=31, width=5),
-        DashboardWidget("pipeline.forecast", _l("Forecast by expected close month"),
-                        views.forecast_widget_html, permission="pipeline.reports", order=32,
-                        width=6),
-        DashboardWidget("pipeline.overdue", _l("Customers overdue for contact"),
-                        views.overdue_widget_html, permission="pipeline.view", order=33,
-                        width=6),
+        DashboardWidget(
+            "pipeline.funnel",
+            _l("Sales funnel"),
+            views.funnel_widget_html,
+            permission="pipeline.reports",
+            order=30,
+            width=7,
+        ),
+        DashboardWidget(
+            "pipeline.performance",
+            _l("Won this month against target"),
+            views.performance_widget_html,
+            permission="pipeline.reports",
+            order=31,
+            width=5,
+        ),
+        DashboardWidget(
+            "pipeline.forecast",
+            _l("Forecast by expected close month"),
+            views.forecast_widget_html,
+            permission="pipeline.reports",
+            order=32,
+            width=6,
+        ),
+        DashboardWidget(
+            "pipeline.overdue",
+            _l("Customers overdue for contact"),
+            views.overdue_widget_html,
+            permission="pipeline.view",
+            order=33,
+            width=6,
+        ),
     ]
 
 
@@ -169,8 +219,13 @@ def crm_customer_panels(customer, user):
         return []
     deals = services.customer_deals(session(), user, customer.id)
     return [
-        Panel("pipeline.deals", _l("Deals"), lambda: views.customer_panel_html(customer, deals),
-              order=20, count=len(deals))
+        Panel(
+            "pipeline.deals",
+            _l("Deals"),
+            lambda: views.customer_panel_html(customer, deals),
+            order=20,
+            count=len(deals),
+        )
     ]
 
 

@@ -16,8 +16,13 @@ from . import services
 def funnel_table(data: dict) -> tuple[list[str], list[list]]:
     headers = [_("Stage"), _("Open deals"), _("Open amount"), _("Reached"), _("Conversion to next")]
     rows = [
-        [_(s["name"]), s["count"], s["amount"], s["reached"],
-         "" if s["conversion"] is None else f"{s['conversion'] * 100:.1f}%"]
+        [
+            _(s["name"]),
+            s["count"],
+            s["amount"],
+            s["reached"],
+            "" if s["conversion"] is None else f"{s['conversion'] * 100:.1f}%",
+        ]
         for s in data["stages"]
     ]
     rows.append([_("Won"), data["won"]["count"], data["won"]["amount"], data["won"]["count"], ""])
@@ -26,24 +31,54 @@ def funnel_table(data: dict) -> tuple[list[str], list[list]]:
 
 
 def performance_table(data: dict) -> tuple[list[str], list[list]]:
-    headers = [_("Period"), _("Sales person / department"), _("Department"), _("Won deals"),
-               _("Won amount"), _("Target"), _("Attainment")]
+    headers = [
+        _("Period"),
+        _("Sales person / department"),
+        _("Department"),
+        _("Won deals"),
+        _("Won amount"),
+        _("Target"),
+        _("Attainment"),
+    ]
     rows = []
     for r in data["people"]:
-        rows.append([data["period"], r["name"], r["department"] or "", r["won_count"], r["won_amount"],
-                     "" if r["target"] is None else r["target"],
-                     "" if r["attainment"] is None else f"{r['attainment'] * 100:.1f}%"])
+        rows.append(
+            [
+                data["period"],
+                r["name"],
+                r["department"] or "",
+                r["won_count"],
+                r["won_amount"],
+                "" if r["target"] is None else r["target"],
+                "" if r["attainment"] is None else f"{r['attainment'] * 100:.1f}%",
+            ]
+        )
     for r in data["departments"]:
-        rows.append([data["period"], r["name"] or _("No department"), "", r["won_count"], r["won_amount"],
-                     "" if r["target"] is None else r["target"],
-                     "" if r["attainment"] is None else f"{r['attainment'] * 100:.1f}%"])
+        rows.append(
+            [
+                data["period"],
+                r["name"] or _("No department"),
+                "",
+                r["won_count"],
+                r["won_amount"],
+                "" if r["target"] is None else r["target"],
+                "" if r["attainment"] is None else f"{r['attainment'] * 100:.1f}%",
+            ]
+        )
     return headers, rows
 
 
 def forecast_table(rows: list[dict]) -> tuple[list[str], list[list]]:
     headers = [_("Expected close month"), _("Open deals"), _("Amount"), _("Weighted amount")]
-    return headers, [[_("Overdue") if r["month"] == "overdue" else r["month"], r["count"], r["amount"], r["weighted"]]
-                     for r in rows]
+    return headers, [
+        [
+            _("Overdue") if r["month"] == "overdue" else r["month"],
+            r["count"],
+            r["amount"],
+            r["weighted"],
+        ]
+        for r in rows
+    ]
 
 
 def export(name: str, fmt: str, headers: list[str], rows: list[list]) -> Response:

@@ -249,7 +249,9 @@ class AppointmentIn(Strict):
     ends_at = fields.AwareDateTime(allow_none=True)
     location = _opt(200)
     notes = _opt(5_000)
-    remind_minutes = fields.Integer(load_default=30, validate=validate.Range(min=0, max=60 * 24 * 14))
+    remind_minutes = fields.Integer(
+        load_default=30, validate=validate.Range(min=0, max=60 * 24 * 14)
+    )
     remind_user_ids = fields.List(fields.Integer(), validate=L(max=50))
     deal_id = fields.Integer(allow_none=True)
     customer_id = fields.Integer(allow_none=True)
@@ -330,7 +332,9 @@ class DocumentForm(Strict):
 
 class LineIn(Strict):
     product = S(required=True, validate=L(min=1, max=200))
-    quantity = fields.Decimal(required=True, places=3, validate=validate.Range(min=0, min_inclusive=False, max=10**9))
+    quantity = fields.Decimal(
+        required=True, places=3, validate=validate.Range(min=0, min_inclusive=False, max=10**9)
+    )
     unit_price = _money(required=True)
     discount = fields.Decimal(load_default=0, places=2, validate=validate.Range(min=0, max=100))
 

@@ -328,7 +328,9 @@ def create_deal(session, user, data: dict) -> Deal:
             raise PipelineError("Unknown or inactive owner.", "owner_id")
     customer = contact = None
     if data.get("customer_id") is not None:
-        customer, contact = _check_customer(session, user, data["customer_id"], data.get("contact_id"))
+        customer, contact = _check_customer(
+            session, user, data["customer_id"], data.get("contact_id")
+        )
     elif data.get("contact_id") is not None:
         raise PipelineError("Choose the customer before its contact.", "contact_id")
     first = stages(session, active_only=True)
@@ -346,7 +348,9 @@ def create_deal(session, user, data: dict) -> Deal:
         department_id=owner.department_id,
         amount=money(data.get("amount")),
         expected_close=data.get("expected_close"),
-        probability=data["probability"] if data.get("probability") is not None else stage.probability,
+        probability=data["probability"]
+        if data.get("probability") is not None
+        else stage.probability,
         source=data.get("source"),
         status="tracking",
         stage_id=stage.id,
@@ -360,8 +364,13 @@ def create_deal(session, user, data: dict) -> Deal:
     audit.record(session, ENTITY, deal, "create")
     if customer is not None:
         _customers().add_timeline(
-            session, customer.id, "deal", f"Deal {deal.code} opened: {deal.name}",
-            user_id=user.id, module="pipeline", data={"deal_id": deal.id},
+            session,
+            customer.id,
+            "deal",
+            f"Deal {deal.code} opened: {deal.name}",
+            user_id=user.id,
+            module="pipeline",
+            data={"deal_id": deal.id},
         )
     target_status = data.get("status")
     if target_status and target_status != "tracking":
@@ -389,8 +398,17 @@ def update_deal(session, user, deal: Deal, data: dict) -> Deal:
             deal.customer_id = customer.id
             deal.contact_id = contact.id if contact else None
             _fill_customer(deal, customer, contact)
-    for f in ("name", "expected_close", "probability", "source", "notes", "contract_no",
-              "contract_signed_on", "contract_start", "contract_end"):
+    for f in (
+        "name",
+        "expected_close",
+        "probability",
+        "source",
+        "notes",
+        "contract_no",
+        "contract_signed_on",
+        "contract_start",
+        "contract_end",
+    ):
         if f in data:
             setattr(deal, f, data[f].strip() if f == "name" else data[f])
     if "amount" in data:
@@ -451,12 +469,26 @@ def change_status(session, user, deal: Deal, status: str, lost_reason=None, audi
         deal.lost_reason = None
         deal.probability = deal.stage.probability if deal.stage else 10
     deal.status = status
-    _event(session, deal, user, "status", old, status, note=deal.lost_reason if status == "lost" else None)
+    _event(
+        session,
+        deal,
+        user,
+        "status",
+        old,
+        status,
+        note=deal.lost_reason if status == "lost" else None,
+    )
     if deal.customer_id is not None and status in ("won", "lost"):
         title = f"Deal {deal.code} {'won' if status == 'won' else 'lost'}: {deal.name}"
         _customers().add_timeline(
-            session, deal.customer_id, "deal", title, body=deal.lost_reason if status == "lost" else None,
-            user_id=getattr(user, "id", None), module="pipeline", data={"deal_id": deal.id},
+            session,
+            deal.customer_id,
+            "deal",
+            title,
+            body=deal.lost_reason if status == "lost" else None,
+            user_id=getattr(user, "id", None),
+            module="pipeline",
+            data={"deal_id": deal.id},
         )
     if audit_it:
         session.flush()
@@ -499,9 +531,23 @@ def _move(session, user, d: Deal, new_owner: User, note: str = "", kind="transfe
     old = session.get(User, d.owner_id)
     d.owner_id = new_owner.id
     d.department_id = new_owner.department_id
-    _event(session, d, user, kind, old.name if old else before["owner_id"], new_owner.name, note or None)
-    audit.record(session, ENTITY, d, "transfer", before=before,
-                 after={"owner_id": new_owner.id, "department_id": new_owner.department_id})
+    _event(
+        session,
+        d,
+        user,
+        kind,
+        old.name if old else before["owner_id"],
+        new_owner.name,
+        note or None,
+    )
+    audit.record(
+        session,
+        ENTITY,
+        d,
+        "transfer",
+        before=before,
+        after={"owner_id": new_owner.id, "department_id": new_owner.department_id},
+    )
 
 
 def urge(session, user, deal: Deal, message: str) -> Urge:
@@ -529,7 +575,9 @@ def urge(session, user, deal: Deal, message: str) -> Urge:
 
 def urges(session, deal: Deal) -> list[Urge]:
     return list(
-        session.scalars(select(Urge).where(Urge.deal_id == deal.id).order_by(Urge.at.desc(), Urge.id.desc()))
+        session.scalars(
+            select(Urge).where(Urge.deal_id == deal.id).order_by(Urge.at.desc(), Urge.id.desc())
+        )
     )
 
 
@@ -615,7 +663,12 @@ def customer_timeline(session, user, customer_id: int, limit: int) -> list[dict]
 def activity_kind_label(kind: str) -> str:
     from flask_babel import gettext as _
 
-    return {"call": _("Call"), "email": _("Email"), "visit": _("Visit"), "meeting": _("Meeting")}.get(kind, kind)
+    return {
+        "call": _("Call"),
+        "email": _("Email"),
+        "visit": _("Visit"),
+        "meeting": _("Meeting"),
+    }.get(kind, kind)
 
 
 # --- Activities (PIP-3) ------------------------------------------------------------------
@@ -635,7 +688,9 @@ def create_activity(session, user, data: dict) -> Activity:
         raise PipelineError("That deal is with another customer.", "deal_id")
     if data["kind"] not in ACTIVITY_KINDS:
         raise PipelineError("Unknown kind of activity.", "kind")
-    status = data.get("status") or ("done" if data.get("done_at") or data.get("result") else "planned")
+    status = data.get("status") or (
+        "done" if data.get("done_at") or data.get("result") else "planned"
+    )
     if status not in ACTIVITY_STATUSES:
         raise PipelineError("Unknown activity status.", "status")
     a = Activity(
@@ -692,7 +747,9 @@ def update_activity(session, user, a: Activity, data: dict) -> Activity:
     return a
 
 
-def activities(session, user, deal_id=None, customer_id=None, owner_id=None, status=None, limit=100):
+def activities(
+    session, user, deal_id=None, customer_id=None, owner_id=None, status=None, limit=100
+):
     stmt = select(Activity)
     if deal_id is not None:
         stmt = stmt.where(Activity.deal_id == deal_id)
@@ -726,7 +783,9 @@ def overdue_for_contact(session, user, owner_id=None, limit=50, offset=0, now=No
         .correlate(Customer)
         .scalar_subquery()
     )
-    inner = select(Customer.id.label("cid"), Customer.grade.label("grade"), last.label("last_contact"))
+    inner = select(
+        Customer.id.label("cid"), Customer.grade.label("grade"), last.label("last_contact")
+    )
     inner = inner.where(Customer.deleted_at.is_(None))
     cond = scope_filter(user, Customer.owner_id, Customer.department_id)
     if cond is not None:
@@ -809,7 +868,13 @@ def get_appointment(session, user, appointment_id: int) -> Appointment | None:
     cond = scope_filter(user, Appointment.owner_id)
     if cond is None:
         return a
-    return a if session.scalar(select(func.count()).select_from(Appointment).where(Appointment.id == a.id, cond)) else None
+    return (
+        a
+        if session.scalar(
+            select(func.count()).select_from(Appointment).where(Appointment.id == a.id, cond)
+        )
+        else None
+    )
 
 
 def update_appointment(session, user, a: Appointment, data: dict) -> Appointment:
@@ -840,7 +905,9 @@ def appointments(session, user, start=None, end=None, deal_id=None, limit=200):
         mine = or_(
             Appointment.owner_id == user.id,
             Appointment.id.in_(
-                select(AppointmentAttendee.appointment_id).where(AppointmentAttendee.user_id == user.id)
+                select(AppointmentAttendee.appointment_id).where(
+                    AppointmentAttendee.user_id == user.id
+                )
             ),
         )
         stmt = stmt.where(mine)
@@ -864,12 +931,16 @@ def send_due_reminders(session, now: datetime | None = None) -> int:
     sent = 0
     for a in due:
         session.execute(
-            update(Appointment).where(Appointment.id == a.id).values(reminded_at=now)
+            update(Appointment)
+            .where(Appointment.id == a.id)
+            .values(reminded_at=now)
             .execution_options(synchronize_session=False)
         )
         if a.starts_at < now - timedelta(hours=1):
             continue  # long past (created late): nothing useful to remind
-        users = [session.get(User, uid) for uid in a.remind_user_ids] or [session.get(User, a.owner_id)]
+        users = [session.get(User, uid) for uid in a.remind_user_ids] or [
+            session.get(User, a.owner_id)
+        ]
         when = a.starts_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         notify(
             session,
@@ -877,7 +948,11 @@ def send_due_reminders(session, now: datetime | None = None) -> int:
             f"Reminder: {a.subject} at {when}",
             "\n".join(x for x in (a.location, a.notes) if x),
             users=users,
-            data={"appointment_id": a.id, "deal_id": a.deal_id, "starts_at": a.starts_at.isoformat()},
+            data={
+                "appointment_id": a.id,
+                "deal_id": a.deal_id,
+                "starts_at": a.starts_at.isoformat(),
+            },
         )
         sent += 1
     return sent
@@ -896,14 +971,18 @@ def calendar_events(session, user, start, end) -> list[dict]:
                 "start": a.starts_at,
                 "end": a.ends_at,
                 "all_day": False,
-                "url": _safe_url(url_for, "pipeline.deal", deal_id=a.deal_id) if a.deal_id else None,
+                "url": _safe_url(url_for, "pipeline.deal", deal_id=a.deal_id)
+                if a.deal_id
+                else None,
                 "kind": "appointment",
                 "description": "\n".join(x for x in (a.location, a.notes) if x),
             }
         )
     stmt = select(Activity).where(
-        Activity.owner_id == user.id, Activity.status == "planned",
-        Activity.planned_at >= start, Activity.planned_at < end,
+        Activity.owner_id == user.id,
+        Activity.status == "planned",
+        Activity.planned_at >= start,
+        Activity.planned_at < end,
     )
     for act in session.scalars(stmt.order_by(Activity.planned_at).limit(1000)):
         out.append(
@@ -913,7 +992,9 @@ def calendar_events(session, user, start, end) -> list[dict]:
                 "start": act.planned_at,
                 "end": None,
                 "all_day": False,
-                "url": _safe_url(url_for, "pipeline.deal", deal_id=act.deal_id) if act.deal_id else None,
+                "url": _safe_url(url_for, "pipeline.deal", deal_id=act.deal_id)
+                if act.deal_id
+                else None,
                 "kind": "reminder",
                 "description": act.result or "",
             }
@@ -934,7 +1015,10 @@ def _safe_url(url_for, endpoint, **kw):
 def add_competitor(session, user, deal: Deal, data: dict) -> Competitor:
     if data.get("price") is not None and money(data["price"]) < 0:
         raise PipelineError("The price cannot be negative.", "price")
-    c = Competitor(deal_id=deal.id, **{k: data.get(k) for k in ("name", "strategy", "strengths", "weaknesses", "price")})
+    c = Competitor(
+        deal_id=deal.id,
+        **{k: data.get(k) for k in ("name", "strategy", "strengths", "weaknesses", "price")},
+    )
     session.add(c)
     session.flush()
     audit.record(session, "pipeline.competitor", c, "create")
@@ -942,7 +1026,11 @@ def add_competitor(session, user, deal: Deal, data: dict) -> Competitor:
 
 
 def competitors(session, deal: Deal) -> list[Competitor]:
-    return list(session.scalars(select(Competitor).where(Competitor.deal_id == deal.id).order_by(Competitor.id)))
+    return list(
+        session.scalars(
+            select(Competitor).where(Competitor.deal_id == deal.id).order_by(Competitor.id)
+        )
+    )
 
 
 def delete_competitor(session, user, c: Competitor) -> None:
@@ -954,12 +1042,20 @@ def add_document(session, user, deal: Deal, upload, filename: str, kind: str, st
     """Store an accepted upload (see storage.accept_upload) and record it on the deal."""
     if kind not in DOCUMENT_KINDS:
         raise PipelineError("Unknown kind of document.", "kind")
-    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip() or f"document.{upload.extension}"
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[
+        -1
+    ].strip() or f"document.{upload.extension}"
     name = name[:200]
     key = storage.save(upload.file)
     doc = Document(
-        deal_id=deal.id, kind=kind, filename=name, content_type=upload.content_type,
-        size=upload.size, sha256=upload.sha256, storage_key=key, uploaded_by=user.id,
+        deal_id=deal.id,
+        kind=kind,
+        filename=name,
+        content_type=upload.content_type,
+        size=upload.size,
+        sha256=upload.sha256,
+        storage_key=key,
+        uploaded_by=user.id,
     )
     session.add(doc)
     session.flush()
@@ -969,7 +1065,11 @@ def add_document(session, user, deal: Deal, upload, filename: str, kind: str, st
 
 
 def documents(session, deal: Deal) -> list[Document]:
-    return list(session.scalars(select(Document).where(Document.deal_id == deal.id).order_by(Document.id.desc())))
+    return list(
+        session.scalars(
+            select(Document).where(Document.deal_id == deal.id).order_by(Document.id.desc())
+        )
+    )
 
 
 def delete_document(session, user, doc: Document, storage) -> None:
@@ -984,11 +1084,17 @@ def delete_document(session, user, doc: Document, storage) -> None:
 
 def _require_won(deal: Deal):
     if deal.status not in WON_STATUSES:
-        raise PipelineError("Order lines, deliveries and payments belong to won deals.", "status", 409)
+        raise PipelineError(
+            "Order lines, deliveries and payments belong to won deals.", "status", 409
+        )
 
 
 def _has_lines(session, deal) -> bool:
-    return bool(session.scalar(select(func.count()).select_from(OrderLine).where(OrderLine.deal_id == deal.id)))
+    return bool(
+        session.scalar(
+            select(func.count()).select_from(OrderLine).where(OrderLine.deal_id == deal.id)
+        )
+    )
 
 
 def _line_amount(q: Decimal, price: Decimal, discount: Decimal) -> Decimal:
@@ -997,15 +1103,25 @@ def _line_amount(q: Decimal, price: Decimal, discount: Decimal) -> Decimal:
 
 def add_line(session, user, deal: Deal, data: dict) -> OrderLine:
     _require_won(deal)
-    q, price, disc = Decimal(str(data["quantity"])), money(data["unit_price"]), Decimal(str(data.get("discount") or 0))
+    q, price, disc = (
+        Decimal(str(data["quantity"])),
+        money(data["unit_price"]),
+        Decimal(str(data.get("discount") or 0)),
+    )
     if q <= 0:
         raise PipelineError("The quantity must be more than zero.", "quantity")
     if price < 0:
         raise PipelineError("The unit price cannot be negative.", "unit_price")
     if not 0 <= disc <= 100:
         raise PipelineError("The discount is a percentage from 0 to 100.", "discount")
-    line = OrderLine(deal_id=deal.id, product=data["product"].strip(), quantity=q, unit_price=price,
-                     discount=disc, amount=_line_amount(q, price, disc))
+    line = OrderLine(
+        deal_id=deal.id,
+        product=data["product"].strip(),
+        quantity=q,
+        unit_price=price,
+        discount=disc,
+        amount=_line_amount(q, price, disc),
+    )
     session.add(line)
     session.flush()
     _retotal(session, user, deal)
@@ -1022,21 +1138,31 @@ def delete_line(session, user, deal: Deal, line: OrderLine) -> None:
 
 
 def _retotal(session, user, deal: Deal):
-    total = session.scalar(select(func.coalesce(func.sum(OrderLine.amount), 0)).where(OrderLine.deal_id == deal.id))
+    total = session.scalar(
+        select(func.coalesce(func.sum(OrderLine.amount), 0)).where(OrderLine.deal_id == deal.id)
+    )
     if money(total) != money(deal.amount):
         before = {"amount": str(deal.amount)}
         deal.amount = money(total)
         session.flush()
-        audit.record(session, ENTITY, deal, "update", before=before, after={"amount": str(deal.amount)})
+        audit.record(
+            session, ENTITY, deal, "update", before=before, after={"amount": str(deal.amount)}
+        )
 
 
 def lines(session, deal: Deal) -> list[OrderLine]:
-    return list(session.scalars(select(OrderLine).where(OrderLine.deal_id == deal.id).order_by(OrderLine.id)))
+    return list(
+        session.scalars(
+            select(OrderLine).where(OrderLine.deal_id == deal.id).order_by(OrderLine.id)
+        )
+    )
 
 
 def add_delivery(session, user, deal: Deal, data: dict) -> Delivery:
     _require_won(deal)
-    d = Delivery(deal_id=deal.id, delivered_on=data["delivered_on"], description=data["description"].strip())
+    d = Delivery(
+        deal_id=deal.id, delivered_on=data["delivered_on"], description=data["description"].strip()
+    )
     session.add(d)
     session.flush()
     audit.record(session, "pipeline.delivery", d, "create")
@@ -1044,7 +1170,13 @@ def add_delivery(session, user, deal: Deal, data: dict) -> Delivery:
 
 
 def deliveries(session, deal: Deal) -> list[Delivery]:
-    return list(session.scalars(select(Delivery).where(Delivery.deal_id == deal.id).order_by(Delivery.delivered_on, Delivery.id)))
+    return list(
+        session.scalars(
+            select(Delivery)
+            .where(Delivery.deal_id == deal.id)
+            .order_by(Delivery.delivered_on, Delivery.id)
+        )
+    )
 
 
 def add_payment(session, user, deal: Deal, data: dict) -> Payment:
@@ -1079,7 +1211,11 @@ def receive_payment(session, user, p: Payment, data: dict) -> Payment:
 
 
 def payments(session, deal: Deal) -> list[Payment]:
-    return list(session.scalars(select(Payment).where(Payment.deal_id == deal.id).order_by(Payment.due_on, Payment.id)))
+    return list(
+        session.scalars(
+            select(Payment).where(Payment.deal_id == deal.id).order_by(Payment.due_on, Payment.id)
+        )
+    )
 
 
 def payment_state(p: Payment, on: date | None = None) -> str:
@@ -1095,14 +1231,20 @@ def send_overdue_payment_reminders(session, now: datetime | None = None) -> int:
     rows = session.execute(
         select(Payment, Deal)
         .join(Deal, Deal.id == Payment.deal_id)
-        .where(Payment.received_on.is_(None), Payment.reminded_at.is_(None), Payment.due_on < now.date())
+        .where(
+            Payment.received_on.is_(None),
+            Payment.reminded_at.is_(None),
+            Payment.due_on < now.date(),
+        )
         .order_by(Payment.due_on)
         .limit(500)
     ).all()
     for p, d in rows:
         # A plain UPDATE: the reminder is bookkeeping, not an edit (the version stays).
         session.execute(
-            update(Payment).where(Payment.id == p.id).values(reminded_at=now)
+            update(Payment)
+            .where(Payment.id == p.id)
+            .values(reminded_at=now)
             .execution_options(synchronize_session=False)
         )
         owner = session.get(User, d.owner_id)
@@ -1160,14 +1302,17 @@ def set_target(session, user, data: dict) -> Target:
         raise PipelineError("A target cannot be negative.", "amount")
     t = session.scalar(
         select(Target).where(
-            Target.period_kind == kind, Target.period_start == start,
+            Target.period_kind == kind,
+            Target.period_start == start,
             Target.user_id.is_(None) if uid is None else Target.user_id == uid,
             Target.department_id.is_(None) if did is None else Target.department_id == did,
         )
     )
     before = audit.snapshot(t) if t else None
     if t is None:
-        t = Target(period_kind=kind, period_start=start, user_id=uid, department_id=did, amount=amount)
+        t = Target(
+            period_kind=kind, period_start=start, user_id=uid, department_id=did, amount=amount
+        )
         session.add(t)
     t.amount = amount
     t.set_by = user.id
@@ -1177,7 +1322,11 @@ def set_target(session, user, data: dict) -> Target:
 
 
 def targets(session, kind: str, start: date) -> list[Target]:
-    return list(session.scalars(select(Target).where(Target.period_kind == kind, Target.period_start == start)))
+    return list(
+        session.scalars(
+            select(Target).where(Target.period_kind == kind, Target.period_start == start)
+        )
+    )
 
 
 # --- Reports (PIP-10, PIP-11, PIP-12) ----------------------------------------------------
@@ -1188,8 +1337,8 @@ def _report_scope(stmt, user, owner_id=None, department_id=None):
     if owner_id is not None:
         stmt = stmt.where(Deal.owner_id == owner_id)
     if department_id is not None:
-        from crm_host.security import department_subtree
         from crm_host.db import session as current_session
+        from crm_host.security import department_subtree
 
         depts = sorted(department_subtree(current_session(), department_id))
         stmt = stmt.where(Deal.department_id.in_(depts))
@@ -1239,8 +1388,13 @@ def funnel(session, user, owner_id=None, department_id=None, since=None, until=N
         nxt = reached[i + 1] if i + 1 < n else won[0]
         out.append(
             {
-                "stage_id": s.id, "code": s.code, "name": s.name, "probability": s.probability,
-                "count": at[i][0], "amount": money(at[i][1]), "reached": reached[i],
+                "stage_id": s.id,
+                "code": s.code,
+                "name": s.name,
+                "probability": s.probability,
+                "count": at[i][0],
+                "amount": money(at[i][1]),
+                "reached": reached[i],
                 "conversion": round(nxt / reached[i], 4) if reached[i] else None,
             }
         )
@@ -1266,7 +1420,9 @@ def _month_key(session, col):
     return func.to_char(col, "YYYY-MM")
 
 
-def performance(session, user, period_kind: str, start: date, owner_id=None, department_id=None) -> dict:
+def performance(
+    session, user, period_kind: str, start: date, owner_id=None, department_id=None
+) -> dict:
     """Won amount per person and per department against their targets for one month or
     quarter (PIP-11): one GROUP BY owner over the won deals of the period."""
     start = period_start(period_kind, start)
@@ -1292,7 +1448,9 @@ def performance(session, user, period_kind: str, start: date, owner_id=None, dep
         if department_id is not None:
             from crm_host.security import department_subtree
 
-            ustmt = ustmt.where(User.department_id.in_(sorted(department_subtree(session, department_id))))
+            ustmt = ustmt.where(
+                User.department_id.in_(sorted(department_subtree(session, department_id)))
+            )
         people = list(session.scalars(ustmt.order_by(User.name)))
     depts = {d.id: d for d in session.scalars(select(Department))}
     rows = []
@@ -1300,12 +1458,18 @@ def performance(session, user, period_kind: str, start: date, owner_id=None, dep
     for u in people:
         n, amount = won.get(u.id, (0, Decimal(0)))
         target = user_targets.get(u.id)
-        rows.append({
-            "user_id": u.id, "name": u.name,
-            "department": depts[u.department_id].name if u.department_id in depts else None,
-            "department_id": u.department_id, "won_count": n, "won_amount": amount, "target": target,
-            "attainment": round(float(amount / target), 4) if target else None,
-        })
+        rows.append(
+            {
+                "user_id": u.id,
+                "name": u.name,
+                "department": depts[u.department_id].name if u.department_id in depts else None,
+                "department_id": u.department_id,
+                "won_count": n,
+                "won_amount": amount,
+                "target": target,
+                "attainment": round(float(amount / target), 4) if target else None,
+            }
+        )
         agg = by_dept.setdefault(u.department_id, [0, Decimal(0)])
         agg[0] += n
         agg[1] += amount
@@ -1326,14 +1490,23 @@ def performance(session, user, period_kind: str, start: date, owner_id=None, dep
         n = sum(v[0] for k, v in by_dept.items() if k in sub)
         amount = sum((v[1] for k, v in by_dept.items() if k in sub), Decimal(0))
         target = dept_targets.get(did)
-        dept_rows.append({
-            "department_id": did, "name": depts[did].name,
-            "won_count": n, "won_amount": money(amount), "target": target,
-            "attainment": round(float(amount / target), 4) if target else None,
-        })
+        dept_rows.append(
+            {
+                "department_id": did,
+                "name": depts[did].name,
+                "won_count": n,
+                "won_amount": money(amount),
+                "target": target,
+                "attainment": round(float(amount / target), 4) if target else None,
+            }
+        )
     return {
-        "period_kind": period_kind, "period": period_label(period_kind, start),
-        "start": start, "end": end, "people": rows, "departments": dept_rows,
+        "period_kind": period_kind,
+        "period": period_label(period_kind, start),
+        "start": start,
+        "end": end,
+        "people": rows,
+        "departments": dept_rows,
         "won_amount": money(sum((r["won_amount"] for r in rows), Decimal(0))),
         "target": money(sum((r["target"] or 0 for r in rows), Decimal(0))),
     }
@@ -1343,13 +1516,17 @@ def won_by_month(session, user, year: int, owner_id=None, department_id=None) ->
     """Won amount per month of a year (for the performance chart)."""
     key = _month_key(session, Deal.won_on)
     stmt = select(key, func.coalesce(func.sum(Deal.amount), 0)).where(
-        Deal.won_on >= date(year, 1, 1), Deal.won_on < date(year + 1, 1, 1), Deal.status.in_(WON_STATUSES)
+        Deal.won_on >= date(year, 1, 1),
+        Deal.won_on < date(year + 1, 1, 1),
+        Deal.status.in_(WON_STATUSES),
     )
     stmt = _report_scope(stmt, user, owner_id, department_id).group_by(key)
     return {k: money(v) for k, v in session.execute(stmt)}
 
 
-def forecast(session, user, months: int = 6, owner_id=None, department_id=None, start: date | None = None) -> list[dict]:
+def forecast(
+    session, user, months: int = 6, owner_id=None, department_id=None, start: date | None = None
+) -> list[dict]:
     """Open deals by expected close month, with the amount weighted by probability (PIP-12).
     Deals whose expected close has passed show in the current month's "overdue" figures."""
     start = (start or today()).replace(day=1)
@@ -1358,14 +1535,14 @@ def forecast(session, user, months: int = 6, owner_id=None, department_id=None, 
         end = period_end("month", end)
     key = _month_key(session, Deal.expected_close)
     weighted = func.sum(Deal.amount * Deal.probability) / 100
-    stmt = select(key, func.count(), func.coalesce(func.sum(Deal.amount), 0), func.coalesce(weighted, 0)).where(
-        Deal.status == "tracking", Deal.expected_close >= start, Deal.expected_close < end
-    )
+    stmt = select(
+        key, func.count(), func.coalesce(func.sum(Deal.amount), 0), func.coalesce(weighted, 0)
+    ).where(Deal.status == "tracking", Deal.expected_close >= start, Deal.expected_close < end)
     stmt = _report_scope(stmt, user, owner_id, department_id).group_by(key)
     got = {k: (n, money(a), money(w)) for k, n, a, w in session.execute(stmt)}
-    ostmt = select(func.count(), func.coalesce(func.sum(Deal.amount), 0), func.coalesce(weighted, 0)).where(
-        Deal.status == "tracking", Deal.expected_close < start
-    )
+    ostmt = select(
+        func.count(), func.coalesce(func.sum(Deal.amount), 0), func.coalesce(weighted, 0)
+    ).where(Deal.status == "tracking", Deal.expected_close < start)
     ostmt = _report_scope(ostmt, user, owner_id, department_id)
     on, oa, ow = session.execute(ostmt).one()
     out = []
@@ -1380,7 +1557,9 @@ def forecast(session, user, months: int = 6, owner_id=None, department_id=None, 
 
 def pipeline_by_owner(session, user, limit=20):
     """Open pipeline per owner (count, amount) for the dashboard."""
-    stmt = scoped(select(Deal.owner_id, func.count(), func.coalesce(func.sum(Deal.amount), 0)), user)
+    stmt = scoped(
+        select(Deal.owner_id, func.count(), func.coalesce(func.sum(Deal.amount), 0)), user
+    )
     stmt = stmt.where(Deal.status == "tracking").group_by(Deal.owner_id)
     return session.execute(stmt).all()[:limit]
 
@@ -1398,4 +1577,3 @@ def ensure_default_stages(session) -> None:
 def delete_deal_children(session, deal_id):  # pragma: no cover - purge helper
     for model in (Competitor, Document, Urge, OrderLine, Delivery, Payment, DealEvent):
         session.execute(delete(model).where(model.deal_id == deal_id))
-

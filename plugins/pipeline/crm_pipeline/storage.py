@@ -132,7 +132,14 @@ OLE = ("application/vnd.ms-office", "doc")  # .doc / .xls / .ppt of older Office
 TEXT = ("text/plain", "txt")
 DEFAULT_ALLOWED = {t[0] for t in (PDF, PNG, JPEG, GIF, WEBP, DOCX, XLSX, PPTX, ODF, OLE, TEXT)}
 
-EXECUTABLE_MAGIC = (b"MZ", b"\x7fELF", b"\xfe\xed\xfa", b"\xcf\xfa\xed\xfe", b"\xca\xfe\xba\xbe", b"#!")
+EXECUTABLE_MAGIC = (
+    b"MZ",
+    b"\x7fELF",
+    b"\xfe\xed\xfa",
+    b"\xcf\xfa\xed\xfe",
+    b"\xca\xfe\xba\xbe",
+    b"#!",
+)
 
 
 def sniff(head: bytes, fileobj: BinaryIO | None = None) -> tuple[str, str] | None:

@@ -84,16 +84,33 @@ CONTRACT_FORM = [
 
 def labels() -> dict:
     return {
-        "status": {"tracking": _("Tracking"), "won": _("Won"), "completed": _("Completed"),
-                   "lost": _("Lost")},
-        "kind": {"call": _("Call"), "email": _("Email"), "visit": _("Visit"),
-                 "meeting": _("Meeting")},
+        "status": {
+            "tracking": _("Tracking"),
+            "won": _("Won"),
+            "completed": _("Completed"),
+            "lost": _("Lost"),
+        },
+        "kind": {
+            "call": _("Call"),
+            "email": _("Email"),
+            "visit": _("Visit"),
+            "meeting": _("Meeting"),
+        },
         "doc": {"quote": _("Quote"), "contract": _("Contract"), "other": _("Other")},
-        "payment": {"planned": _("Planned"), "overdue": _("Overdue"), "received": _("Received"),
-                    "partial": _("Partly received")},
-        "event": {"created": _("Deal opened"), "stage": _("Stage changed"),
-                  "status": _("Status changed"), "transfer": _("Handed over"),
-                  "urge": _("Urged"), "document": _("Document added")},
+        "payment": {
+            "planned": _("Planned"),
+            "overdue": _("Overdue"),
+            "received": _("Received"),
+            "partial": _("Partly received"),
+        },
+        "event": {
+            "created": _("Deal opened"),
+            "stage": _("Stage changed"),
+            "status": _("Status changed"),
+            "transfer": _("Handed over"),
+            "urge": _("Urged"),
+            "document": _("Document added"),
+        },
     }
 
 
@@ -197,19 +214,38 @@ def index():
     order = parse_sort(args.get("sort"), services.SORTABLE, [Deal.id.desc()]) + [Deal.id]
     page = args["page"]
     rows = s.scalars(stmt.order_by(*order).limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
-    users = {u.id: u for u in s.scalars(select(User).where(User.id.in_({r.owner_id for r in rows})))} if rows else {}
+    users = (
+        {u.id: u for u in s.scalars(select(User).where(User.id.in_({r.owner_id for r in rows})))}
+        if rows
+        else {}
+    )
     # Open deals per stage (same filters, without the stage / status ones), one GROUP BY.
-    summary_filters = services.Filters(**{**filters.as_dict(), "stage_id": None, "status": "tracking"})
+    summary_filters = services.Filters(
+        **{**filters.as_dict(), "stage_id": None, "status": "tracking"}
+    )
     sstmt = services.deal_query(
-        s, current_user, summary_filters,
+        s,
+        current_user,
+        summary_filters,
         stmt=select(Deal.stage_id, func.count(), func.coalesce(func.sum(Deal.amount), 0)),
     ).group_by(Deal.stage_id)
     per_stage = {sid: (n, Decimal(str(a))) for sid, n, a in s.execute(sstmt)}
     return render_template(
-        "crm_pipeline/index.html", rows=rows, total=total, exact=exact, page=page,
-        per_page=PER_PAGE, filters=filters.as_dict(), args=args, users=users,
-        stages=services.stages(s), per_stage=per_stage, owners=_owners(s),
-        labels=labels(), statuses=STATUSES, today=date.today(),
+        "crm_pipeline/index.html",
+        rows=rows,
+        total=total,
+        exact=exact,
+        page=page,
+        per_page=PER_PAGE,
+        filters=filters.as_dict(),
+        args=args,
+        users=users,
+        stages=services.stages(s),
+        per_stage=per_stage,
+        owners=_owners(s),
+        labels=labels(),
+        statuses=STATUSES,
+        today=date.today(),
     )
 
 
@@ -247,10 +283,16 @@ def new():
 
 def _form_page(s, deal, values, errors):
     return render_template(
-        "crm_pipeline/form.html", deal=deal, values=values, errors=errors, fields=DEAL_FORM,
+        "crm_pipeline/form.html",
+        deal=deal,
+        values=values,
+        errors=errors,
+        fields=DEAL_FORM,
         stages=services.stages(s, active_only=True),
         customers=_my_customers(s, values.get("customer_id") and int(values["customer_id"])),
-        owners=_all_owners(s) if has_permission(current_user, "pipeline.transfer") else [current_user],
+        owners=_all_owners(s)
+        if has_permission(current_user, "pipeline.transfer")
+        else [current_user],
     ), 400 if errors else 200
 
 
@@ -268,7 +310,9 @@ def edit(deal_id):
         if d.status != "tracking":
             values.pop("stage_id", None)
         try:
-            data = DealPatch().load(_drop_none(values, keep=("customer_id", "contact_id", "expected_close")))
+            data = DealPatch().load(
+                _drop_none(values, keep=("customer_id", "contact_id", "expected_close"))
+            )
             services.update_deal(s, current_user, d, data)
             s.commit()
             flash(_("Saved."), "success")
@@ -304,20 +348,34 @@ def deal(deal_id):
     pays = services.payments(s, d)
     won = d.status in ("won", "completed")
     return render_template(
-        "crm_pipeline/deal.html", d=d, events=evs, urges=urges, docs=docs, activities=acts,
-        users=users, stages=services.stages(s, active_only=True),
-        competitors=services.competitors(s, d), labels=labels(),
-        lines=services.lines(s, d) if won else [], deliveries=services.deliveries(s, d) if won else [],
+        "crm_pipeline/deal.html",
+        d=d,
+        events=evs,
+        urges=urges,
+        docs=docs,
+        activities=acts,
+        users=users,
+        stages=services.stages(s, active_only=True),
+        competitors=services.competitors(s, d),
+        labels=labels(),
+        lines=services.lines(s, d) if won else [],
+        deliveries=services.deliveries(s, d) if won else [],
         payments=[(p, services.payment_state(p)) for p in pays] if won else [],
         received=sum((p.received_amount or 0 for p in pays), Decimal(0)),
         appointments=services.appointments(s, current_user, deal_id=d.id),
         owners=_all_owners(s) if has_permission(current_user, "pipeline.transfer") else [],
         can_edit=has_permission(current_user, "pipeline.edit"),
         panels=record_panels(services.ENTITY, d, current_user),
-        value_names={**labels()["status"], **labels()["doc"],
-                     **{st.code: _(st.name) for st in services.stages(s)}},
-        activity_kinds=ACTIVITY_KINDS, doc_kinds=DOCUMENT_KINDS, contract_form=CONTRACT_FORM,
-        max_upload_mib=int(_max_upload() / 1024 / 1024), today=date.today(),
+        value_names={
+            **labels()["status"],
+            **labels()["doc"],
+            **{st.code: _(st.name) for st in services.stages(s)},
+        },
+        activity_kinds=ACTIVITY_KINDS,
+        doc_kinds=DOCUMENT_KINDS,
+        contract_form=CONTRACT_FORM,
+        max_upload_mib=int(_max_upload() / 1024 / 1024),
+        today=date.today(),
         default_when=(datetime.now(timezone.utc) + timedelta(days=1)).strftime("%Y-%m-%dT10:00"),
     )
 
@@ -337,9 +395,12 @@ def _version():
 def move_stage(deal_id):
     d = _deal_or_404(deal_id)
     stage_id = request.form.get("stage_id", type=int)
-    _try(lambda: services.update_deal(session(), current_user, d,
-                                      {"version": _version(), "stage_id": stage_id}),
-         _("Stage changed."))
+    _try(
+        lambda: services.update_deal(
+            session(), current_user, d, {"version": _version(), "stage_id": stage_id}
+        ),
+        _("Stage changed."),
+    )
     return _back(d)
 
 
@@ -350,9 +411,12 @@ def set_status(deal_id):
     data = {"version": _version(), "status": request.form.get("status")}
     if request.form.get("lost_reason") is not None:
         data["lost_reason"] = request.form.get("lost_reason")
-    msg = {"won": _("Deal won. Add the order lines and the payment plan."),
-           "lost": _("Deal marked as lost."), "completed": _("Deal completed."),
-           "tracking": _("Deal reopened.")}.get(data["status"], _("Saved."))
+    msg = {
+        "won": _("Deal won. Add the order lines and the payment plan."),
+        "lost": _("Deal marked as lost."),
+        "completed": _("Deal completed."),
+        "tracking": _("Deal reopened."),
+    }.get(data["status"], _("Saved."))
     _try(lambda: services.update_deal(session(), current_user, d, DealPatch().load(data)), msg)
     return _back(d)
 
@@ -363,8 +427,10 @@ def contract(deal_id):
     d = _deal_or_404(deal_id)
     values = _form_values(request.form, [f for f, *_ in CONTRACT_FORM])
     values["version"] = _version()
-    _try(lambda: services.update_deal(session(), current_user, d, DealPatch().load(values)),
-         _("Contract saved."))
+    _try(
+        lambda: services.update_deal(session(), current_user, d, DealPatch().load(values)),
+        _("Contract saved."),
+    )
     return _back(d, "#order")
 
 
@@ -372,8 +438,10 @@ def contract(deal_id):
 @permission_required("pipeline.edit")
 def add_activity(deal_id):
     d = _deal_or_404(deal_id)
-    _try(lambda: services.create_activity(session(), current_user, _activity_data(d)),
-         _("Activity saved."))
+    _try(
+        lambda: services.create_activity(session(), current_user, _activity_data(d)),
+        _("Activity saved."),
+    )
     return _back(d, "#activities")
 
 
@@ -388,8 +456,12 @@ def _local_dt(value):
 def _activity_data(deal=None):
     f = request.form
     done = f.get("status") == "done"
-    data = {"kind": f.get("kind"), "subject": (f.get("subject") or "").strip(),
-            "status": "done" if done else "planned", "result": f.get("result") or None}
+    data = {
+        "kind": f.get("kind"),
+        "subject": (f.get("subject") or "").strip(),
+        "status": "done" if done else "planned",
+        "result": f.get("result") or None,
+    }
     if deal is not None:
         data["deal_id"] = deal.id
     if f.get("customer_id"):
@@ -409,9 +481,19 @@ def activity_done(activity_id):
     a = services.get_activity(s, current_user, activity_id)
     if a is None:
         abort(404)
-    _try(lambda: services.update_activity(s, current_user, a, {
-        "version": request.form.get("version"), "status": "done",
-        "result": request.form.get("result") or a.result}), _("Activity done."))
+    _try(
+        lambda: services.update_activity(
+            s,
+            current_user,
+            a,
+            {
+                "version": request.form.get("version"),
+                "status": "done",
+                "result": request.form.get("result") or a.result,
+            },
+        ),
+        _("Activity done."),
+    )
     nxt = request.form.get("next")
     if nxt == "deal" and a.deal_id:
         return redirect(url_for("pipeline.deal", deal_id=a.deal_id) + "#activities", 303)
@@ -422,17 +504,23 @@ def activity_done(activity_id):
 @permission_required("pipeline.edit")
 def add_appointment(deal_id):
     d = _deal_or_404(deal_id)
-    _try(lambda: services.create_appointment(session(), current_user, _appointment_data(d)),
-         _("Appointment saved; the people chosen will be reminded."))
+    _try(
+        lambda: services.create_appointment(session(), current_user, _appointment_data(d)),
+        _("Appointment saved; the people chosen will be reminded."),
+    )
     return _back(d, "#activities")
 
 
 def _appointment_data(deal=None):
     f = request.form
-    data = {"subject": (f.get("subject") or "").strip(), "starts_at": _local_dt(f.get("starts_at")),
-            "location": f.get("location") or None,
-            "remind_minutes": f.get("remind_minutes") or 30,
-            "remind_user_ids": [int(x) for x in f.getlist("remind_user_ids") if x.isdigit()] or [current_user.id]}
+    data = {
+        "subject": (f.get("subject") or "").strip(),
+        "starts_at": _local_dt(f.get("starts_at")),
+        "location": f.get("location") or None,
+        "remind_minutes": f.get("remind_minutes") or 30,
+        "remind_user_ids": [int(x) for x in f.getlist("remind_user_ids") if x.isdigit()]
+        or [current_user.id],
+    }
     if deal is not None:
         data["deal_id"] = deal.id
     if f.get("customer_id"):
@@ -445,8 +533,12 @@ def _appointment_data(deal=None):
 def add_competitor(deal_id):
     d = _deal_or_404(deal_id)
     values = _form_values(request.form, ["name", "strategy", "strengths", "weaknesses", "price"])
-    _try(lambda: services.add_competitor(session(), current_user, d, CompetitorIn().load(_drop_none(values))),
-         _("Competitor added."))
+    _try(
+        lambda: services.add_competitor(
+            session(), current_user, d, CompetitorIn().load(_drop_none(values))
+        ),
+        _("Competitor added."),
+    )
     return _back(d, "#competitors")
 
 
@@ -469,7 +561,9 @@ def upload(deal_id):
     def do():
         up, filename, kind = read_upload()
         try:
-            return services.add_document(session(), current_user, d, up, filename, kind, file_storage())
+            return services.add_document(
+                session(), current_user, d, up, filename, kind, file_storage()
+            )
         finally:
             up.file.close()
 
@@ -492,8 +586,9 @@ def download(doc_id):
         fh = file_storage().open(doc.storage_key)
     except FileNotFoundError:
         abort(410)
-    return send_file(fh, mimetype=doc.content_type, as_attachment=True,
-                     download_name=doc.filename, max_age=0)
+    return send_file(
+        fh, mimetype=doc.content_type, as_attachment=True, download_name=doc.filename, max_age=0
+    )
 
 
 @bp.post("/documents/<int:doc_id>/delete")
@@ -501,8 +596,10 @@ def download(doc_id):
 def delete_document(doc_id):
     doc = _doc_or_404(doc_id)
     d = session().get(Deal, doc.deal_id)
-    _try(lambda: services.delete_document(session(), current_user, doc, file_storage()),
-         _("Document deleted."))
+    _try(
+        lambda: services.delete_document(session(), current_user, doc, file_storage()),
+        _("Document deleted."),
+    )
     return _back(d, "#documents")
 
 
@@ -510,8 +607,10 @@ def delete_document(doc_id):
 @permission_required("pipeline.urge")
 def urge(deal_id):
     d = _deal_or_404(deal_id)
-    _try(lambda: services.urge(session(), current_user, d, request.form.get("message", "")),
-         _("The owner has been urged."))
+    _try(
+        lambda: services.urge(session(), current_user, d, request.form.get("message", "")),
+        _("The owner has been urged."),
+    )
     return _back(d, "#urges")
 
 
@@ -519,8 +618,16 @@ def urge(deal_id):
 @permission_required("pipeline.transfer")
 def transfer_one(deal_id):
     d = _deal_or_404(deal_id)
-    _try(lambda: services.transfer(session(), current_user, [d], request.form.get("owner_id", type=int),
-                                   request.form.get("note", "")), _("Deal handed over."))
+    _try(
+        lambda: services.transfer(
+            session(),
+            current_user,
+            [d],
+            request.form.get("owner_id", type=int),
+            request.form.get("note", ""),
+        ),
+        _("Deal handed over."),
+    )
     if services.get_deal(session(), current_user, d.id) is None:
         return redirect(url_for("pipeline.index"), 303)
     return _back(d)
@@ -531,8 +638,10 @@ def transfer_one(deal_id):
 def add_line(deal_id):
     d = _deal_or_404(deal_id)
     values = _form_values(request.form, ["product", "quantity", "unit_price", "discount"])
-    _try(lambda: services.add_line(session(), current_user, d, LineIn().load(_drop_none(values))),
-         _("Order line added."))
+    _try(
+        lambda: services.add_line(session(), current_user, d, LineIn().load(_drop_none(values))),
+        _("Order line added."),
+    )
     return _back(d, "#order")
 
 
@@ -552,8 +661,12 @@ def delete_line(deal_id, line_id):
 def add_delivery(deal_id):
     d = _deal_or_404(deal_id)
     values = _form_values(request.form, ["delivered_on", "description"])
-    _try(lambda: services.add_delivery(session(), current_user, d, DeliveryIn().load(_drop_none(values))),
-         _("Delivery recorded."))
+    _try(
+        lambda: services.add_delivery(
+            session(), current_user, d, DeliveryIn().load(_drop_none(values))
+        ),
+        _("Delivery recorded."),
+    )
     return _back(d, "#order")
 
 
@@ -562,8 +675,12 @@ def add_delivery(deal_id):
 def add_payment(deal_id):
     d = _deal_or_404(deal_id)
     values = _form_values(request.form, ["due_on", "amount", "note"])
-    _try(lambda: services.add_payment(session(), current_user, d, PaymentIn().load(_drop_none(values))),
-         _("Payment planned."))
+    _try(
+        lambda: services.add_payment(
+            session(), current_user, d, PaymentIn().load(_drop_none(values))
+        ),
+        _("Payment planned."),
+    )
     return _back(d, "#payments")
 
 
@@ -577,8 +694,12 @@ def receive(payment_id):
     d = _deal_or_404(p.deal_id)
     values = _form_values(request.form, ["received_on", "received_amount"])
     values["version"] = _version()
-    _try(lambda: services.receive_payment(s, current_user, p, PaymentPatch().load(_drop_none(values, keep=("received_amount",)))),
-         _("Payment received."))
+    _try(
+        lambda: services.receive_payment(
+            s, current_user, p, PaymentPatch().load(_drop_none(values, keep=("received_amount",)))
+        ),
+        _("Payment received."),
+    )
     return _back(d, "#payments")
 
 
@@ -597,19 +718,38 @@ def transfer():
         if not deals:
             flash(_("Choose the deals to hand over."), "warning")
         else:
-            moved = _try(lambda: services.transfer(s, current_user, deals, request.form.get("owner_id", type=int),
-                                                   request.form.get("note", "")))
+            moved = _try(
+                lambda: services.transfer(
+                    s,
+                    current_user,
+                    deals,
+                    request.form.get("owner_id", type=int),
+                    request.form.get("note", ""),
+                )
+            )
             if moved:
-                flash(_("%(n)s deal(s) handed over.", n=moved if moved is not True else 0), "success")
-        return redirect(url_for("pipeline.transfer", owner_id=request.form.get("from_owner_id") or None), 303)
+                flash(
+                    _("%(n)s deal(s) handed over.", n=moved if moved is not True else 0), "success"
+                )
+        return redirect(
+            url_for("pipeline.transfer", owner_id=request.form.get("from_owner_id") or None), 303
+        )
     owner_id = request.args.get("owner_id", type=int)
     status = request.args.get("status") or "tracking"
     f = services.Filters(owner_id=owner_id, status=status if status in STATUSES else None)
-    rows = s.scalars(services.deal_query(s, current_user, f).order_by(Deal.id.desc()).limit(500)).all()
+    rows = s.scalars(
+        services.deal_query(s, current_user, f).order_by(Deal.id.desc()).limit(500)
+    ).all()
     owners = _owners(s)
     return render_template(
-        "crm_pipeline/transfer.html", rows=rows, owners=owners, all_owners=_all_owners(s),
-        owner_id=owner_id, status=status, users={u.id: u for u in _all_owners(s)}, labels=labels(),
+        "crm_pipeline/transfer.html",
+        rows=rows,
+        owners=owners,
+        all_owners=_all_owners(s),
+        owner_id=owner_id,
+        status=status,
+        users={u.id: u for u in _all_owners(s)},
+        labels=labels(),
         stages={st.id: st for st in services.stages(s)},
     )
 
@@ -625,30 +765,60 @@ def activities():
         if not has_permission(current_user, "pipeline.edit"):
             abort(403)
         if request.form.get("form") == "appointment":
-            _try(lambda: services.create_appointment(s, current_user, _appointment_data()),
-                 _("Appointment saved; the people chosen will be reminded."))
+            _try(
+                lambda: services.create_appointment(s, current_user, _appointment_data()),
+                _("Appointment saved; the people chosen will be reminded."),
+            )
         else:
-            _try(lambda: services.create_activity(s, current_user, _activity_data()), _("Activity saved."))
+            _try(
+                lambda: services.create_activity(s, current_user, _activity_data()),
+                _("Activity saved."),
+            )
         return redirect(url_for("pipeline.activities"), 303)
     owner_id = request.args.get("owner_id", type=int) or current_user.id
     page = max(request.args.get("page", 1, type=int), 1)
-    overdue, more = services.overdue_for_contact(s, current_user, owner_id, limit=20, offset=(page - 1) * 20)
+    overdue, more = services.overdue_for_contact(
+        s, current_user, owner_id, limit=20, offset=(page - 1) * 20
+    )
     now = datetime.now(timezone.utc)
-    planned = services.activities(s, current_user, owner_id=current_user.id, status="planned", limit=50)
+    planned = services.activities(
+        s, current_user, owner_id=current_user.id, status="planned", limit=50
+    )
     planned.sort(key=lambda a: a.planned_at or now)
     done = services.activities(s, current_user, owner_id=current_user.id, status="done", limit=10)
-    appts = services.appointments(s, current_user, now - timedelta(hours=2), now + timedelta(days=60), limit=30)
+    appts = services.appointments(
+        s, current_user, now - timedelta(hours=2), now + timedelta(days=60), limit=30
+    )
     deal_ids = {a.deal_id for a in planned + done if a.deal_id}
-    deals = {d.id: d for d in s.scalars(select(Deal).where(Deal.id.in_(deal_ids)))} if deal_ids else {}
+    deals = (
+        {d.id: d for d in s.scalars(select(Deal).where(Deal.id.in_(deal_ids)))} if deal_ids else {}
+    )
     from crm_customers.models import Customer
 
     cust_ids = {a.customer_id for a in planned + done}
-    custs = {c.id: c for c in s.scalars(select(Customer).where(Customer.id.in_(cust_ids)))} if cust_ids else {}
+    custs = (
+        {c.id: c for c in s.scalars(select(Customer).where(Customer.id.in_(cust_ids)))}
+        if cust_ids
+        else {}
+    )
     return render_template(
-        "crm_pipeline/activities.html", overdue=overdue, more=more, page=page, owner_id=owner_id,
-        owners=_owners(s), planned=planned, done=done, appointments=appts, deals=deals, custs=custs,
-        labels=labels(), activity_kinds=ACTIVITY_KINDS, customers=_my_customers(s),
-        days=services.contact_days(s), now=now, all_owners=_all_owners(s),
+        "crm_pipeline/activities.html",
+        overdue=overdue,
+        more=more,
+        page=page,
+        owner_id=owner_id,
+        owners=_owners(s),
+        planned=planned,
+        done=done,
+        appointments=appts,
+        deals=deals,
+        custs=custs,
+        labels=labels(),
+        activity_kinds=ACTIVITY_KINDS,
+        customers=_my_customers(s),
+        days=services.contact_days(s),
+        now=now,
+        all_owners=_all_owners(s),
         default_when=(now + timedelta(days=1)).strftime("%Y-%m-%dT10:00"),
     )
 
@@ -683,20 +853,29 @@ def targets():
     s = session()
     kind, start = _period_from_args()
     if request.method == "POST":
+
         def save():
             n = 0
             for key, value in request.form.items():
                 if not key.startswith(("user-", "dept-")) or value.strip() == "":
                     continue
                 who, ident = key.split("-", 1)
-                data = TargetIn().load({"period_kind": kind, "period_start": start.isoformat(), "amount": value.strip(),
-                                        ("user_id" if who == "user" else "department_id"): int(ident)})
+                data = TargetIn().load(
+                    {
+                        "period_kind": kind,
+                        "period_start": start.isoformat(),
+                        "amount": value.strip(),
+                        ("user_id" if who == "user" else "department_id"): int(ident),
+                    }
+                )
                 services.set_target(s, current_user, data)
                 n += 1
             return n
 
         _try(save, _("Targets saved."))
-        return redirect(url_for("pipeline.targets", period_kind=kind, period_start=start.isoformat()), 303)
+        return redirect(
+            url_for("pipeline.targets", period_kind=kind, period_start=start.isoformat()), 303
+        )
     people = [u for u in _owners(s) if has_permission(u, "pipeline.edit")]
     depts = list(s.scalars(select(Department).order_by(Department.name)))
     if scope_filter(current_user, User.id) is not None:
@@ -705,12 +884,17 @@ def targets():
     existing = services.targets(s, kind, start)
     perf = services.performance(s, current_user, kind, start)
     return render_template(
-        "crm_pipeline/targets.html", kind=kind, start=start, people=people, depts=depts,
+        "crm_pipeline/targets.html",
+        kind=kind,
+        start=start,
+        people=people,
+        depts=depts,
         user_targets={t.user_id: t.amount for t in existing if t.user_id},
         dept_targets={t.department_id: t.amount for t in existing if t.department_id},
         won={r["user_id"]: r["won_amount"] for r in perf["people"]},
         dept_won={r["department_id"]: r["won_amount"] for r in perf["departments"]},
-        periods=_periods(kind, start), label=services.period_label(kind, start),
+        periods=_periods(kind, start),
+        label=services.period_label(kind, start),
     )
 
 
@@ -745,11 +929,22 @@ def reports_page():
     fc = services.forecast(s, current_user, months=6, **f)
     trend = services.won_by_month(s, current_user, start.year, **f)
     return render_template(
-        "crm_pipeline/reports.html", funnel=fun, perf=perf, forecast=fc, filters=f,
-        since=since, until=until, kind=kind, start=start, periods=_periods(kind, start),
-        owners=_owners(s), depts=list(s.scalars(select(Department).order_by(Department.name))),
-        funnel_chart=funnel_chart(fun), perf_chart=performance_chart(perf),
-        forecast_chart=forecast_chart(fc), trend_chart=trend_chart(trend, start.year),
+        "crm_pipeline/reports.html",
+        funnel=fun,
+        perf=perf,
+        forecast=fc,
+        filters=f,
+        since=since,
+        until=until,
+        kind=kind,
+        start=start,
+        periods=_periods(kind, start),
+        owners=_owners(s),
+        depts=list(s.scalars(select(Department).order_by(Department.name))),
+        funnel_chart=funnel_chart(fun),
+        perf_chart=performance_chart(perf),
+        forecast_chart=forecast_chart(fc),
+        trend_chart=trend_chart(trend, start.year),
         args={k: v for k, v in request.args.items() if v},
     )
 
@@ -762,7 +957,9 @@ def export_report(name, fmt):
     s = session()
     f = _report_filters()
     if name == "funnel":
-        return reports.funnel_export(s, current_user, fmt, since=_date_arg("since"), until=_date_arg("until"), **f)
+        return reports.funnel_export(
+            s, current_user, fmt, since=_date_arg("since"), until=_date_arg("until"), **f
+        )
     if name == "performance":
         kind, start = _period_from_args()
         return reports.performance_export(s, current_user, fmt, period_kind=kind, start=start, **f)
@@ -774,17 +971,28 @@ def _num(v) -> float:
 
 
 def funnel_chart(fun, height=300):
-    data = [{"name": _(st["name"]), "value": st["reached"], "count": st["count"]} for st in fun["stages"]]
+    data = [
+        {"name": _(st["name"]), "value": st["reached"], "count": st["count"]}
+        for st in fun["stages"]
+    ]
     data.append({"name": _("Won"), "value": fun["won"]["count"]})
     option = {
         "tooltip": {"trigger": "item", "formatter": "{b}: {c}"},
         "color": COLORS,
-        "series": [{
-            "type": "funnel", "left": "8%", "right": "8%", "top": 10, "bottom": 10,
-            "minSize": "12%", "sort": "descending", "gap": 3,
-            "label": {"show": True, "position": "inside", "formatter": "{b}\n{c}"},
-            "data": data,
-        }],
+        "series": [
+            {
+                "type": "funnel",
+                "left": "8%",
+                "right": "8%",
+                "top": 10,
+                "bottom": 10,
+                "minSize": "12%",
+                "sort": "descending",
+                "gap": 3,
+                "label": {"show": True, "position": "inside", "formatter": "{b}\n{c}"},
+                "data": data,
+            }
+        ],
     }
     return chart(option, height=height, label=_("Sales funnel"))
 
@@ -796,13 +1004,25 @@ def performance_chart(perf, height=300):
         "tooltip": {"trigger": "axis"},
         "legend": {"bottom": 0},
         "grid": {"left": 8, "right": 16, "top": 16, "bottom": 40, "containLabel": True},
-        "xAxis": {"type": "category", "data": names, "axisLabel": {"interval": 0, "rotate": 30 if len(names) > 5 else 0}},
+        "xAxis": {
+            "type": "category",
+            "data": names,
+            "axisLabel": {"interval": 0, "rotate": 30 if len(names) > 5 else 0},
+        },
         "yAxis": {"type": "value"},
         "series": [
-            {"name": _("Won"), "type": "bar", "data": [_num(r["won_amount"]) for r in rows],
-             "itemStyle": {"color": "#2f6fed"}},
-            {"name": _("Target"), "type": "bar", "data": [_num(r["target"]) for r in rows],
-             "itemStyle": {"color": "#ced4da"}},
+            {
+                "name": _("Won"),
+                "type": "bar",
+                "data": [_num(r["won_amount"]) for r in rows],
+                "itemStyle": {"color": "#2f6fed"},
+            },
+            {
+                "name": _("Target"),
+                "type": "bar",
+                "data": [_num(r["target"]) for r in rows],
+                "itemStyle": {"color": "#ced4da"},
+            },
         ],
     }
     return chart(option, height=height, label=_("Won against target"))
@@ -817,10 +1037,19 @@ def forecast_chart(rows, height=280):
         "xAxis": {"type": "category", "data": months},
         "yAxis": {"type": "value"},
         "series": [
-            {"name": _("Pipeline amount"), "type": "bar", "data": [_num(r["amount"]) for r in rows],
-             "itemStyle": {"color": "#a5c3fa"}},
-            {"name": _("Weighted forecast"), "type": "line", "smooth": True,
-             "data": [_num(r["weighted"]) for r in rows], "itemStyle": {"color": "#20c997"}},
+            {
+                "name": _("Pipeline amount"),
+                "type": "bar",
+                "data": [_num(r["amount"]) for r in rows],
+                "itemStyle": {"color": "#a5c3fa"},
+            },
+            {
+                "name": _("Weighted forecast"),
+                "type": "line",
+                "smooth": True,
+                "data": [_num(r["weighted"]) for r in rows],
+                "itemStyle": {"color": "#20c997"},
+            },
         ],
     }
     return chart(option, height=height, label=_("Forecast by expected close month"))
@@ -833,8 +1062,14 @@ def trend_chart(trend, year, height=260):
         "grid": {"left": 8, "right": 16, "top": 16, "bottom": 24, "containLabel": True},
         "xAxis": {"type": "category", "data": [m[5:] for m in months]},
         "yAxis": {"type": "value"},
-        "series": [{"name": _("Won"), "type": "bar", "data": [_num(trend.get(m)) for m in months],
-                    "itemStyle": {"color": "#2f6fed"}}],
+        "series": [
+            {
+                "name": _("Won"),
+                "type": "bar",
+                "data": [_num(trend.get(m)) for m in months],
+                "itemStyle": {"color": "#2f6fed"},
+            }
+        ],
     }
     return chart(option, height=height, label=_("Won per month"))
 
@@ -849,26 +1084,36 @@ def settings():
     if request.method == "POST":
         form = request.form.get("form")
         if form == "days":
-            _try(lambda: services.set_contact_days(s, {g: request.form.get(g, type=int) for g in "ABC"}),
-                 _("Contact frequency saved."))
+            _try(
+                lambda: services.set_contact_days(
+                    s, {g: request.form.get(g, type=int) for g in "ABC"}
+                ),
+                _("Contact frequency saved."),
+            )
         elif form == "stage":
             sid = request.form.get("stage_id", type=int)
             stage = s.get(Stage, sid) if sid else None
             values = _form_values(request.form, ["code", "name", "position", "probability"])
             values["is_active"] = request.form.get("is_active") == "on"
-            _try(lambda: services.save_stage(s, current_user, StageIn().load(_drop_none(values)), stage),
-                 _("Stage saved."))
+            _try(
+                lambda: services.save_stage(
+                    s, current_user, StageIn().load(_drop_none(values)), stage
+                ),
+                _("Stage saved."),
+            )
         return redirect(url_for("pipeline.settings"), 303)
-    return render_template("crm_pipeline/settings.html", stages=services.stages(s),
-                           days=services.contact_days(s))
+    return render_template(
+        "crm_pipeline/settings.html", stages=services.stages(s), days=services.contact_days(s)
+    )
 
 
 # --- Panels and dashboard widgets --------------------------------------------------------
 
 
 def customer_panel_html(customer, deals) -> str:
-    return render_template("crm_pipeline/_customer_panel.html", customer=customer, deals=deals,
-                           labels=labels())
+    return render_template(
+        "crm_pipeline/_customer_panel.html", customer=customer, deals=deals, labels=labels()
+    )
 
 
 def _empty(text) -> str:
@@ -879,10 +1124,17 @@ def funnel_widget_html() -> str:
     fun = services.funnel(session(), current_user)
     if not fun["total"]:
         return _empty(_("No deals yet."))
-    caption = Markup('<div class="small text-body-secondary text-center">{} · <a href="{}">{}</a></div>')
+    caption = Markup(
+        '<div class="small text-body-secondary text-center">{} · <a href="{}">{}</a></div>'
+    )
     rate = "—" if fun["win_rate"] is None else f"{fun['win_rate'] * 100:.0f}%"
-    return str(funnel_chart(fun, height=260)) + str(caption.format(
-        _("Win rate %(rate)s", rate=rate), url_for("pipeline.reports_page"), _("Open the reports")))
+    return str(funnel_chart(fun, height=260)) + str(
+        caption.format(
+            _("Win rate %(rate)s", rate=rate),
+            url_for("pipeline.reports_page"),
+            _("Open the reports"),
+        )
+    )
 
 
 def performance_widget_html() -> str:
@@ -890,7 +1142,9 @@ def performance_widget_html() -> str:
     perf = services.performance(s, current_user, "month", date.today())
     won, target = perf["won_amount"], perf["target"]
     pct = int(won / target * 100) if target else None
-    return render_template("crm_pipeline/_widget_performance.html", perf=perf, won=won, target=target, pct=pct)
+    return render_template(
+        "crm_pipeline/_widget_performance.html", perf=perf, won=won, target=target, pct=pct
+    )
 
 
 def forecast_widget_html() -> str:
@@ -902,8 +1156,9 @@ def forecast_widget_html() -> str:
 
 def overdue_widget_html() -> str:
     rows, more = services.overdue_for_contact(session(), current_user, current_user.id, limit=6)
-    return render_template("crm_pipeline/_widget_overdue.html", rows=rows, more=more,
-                           now=datetime.now(timezone.utc))
+    return render_template(
+        "crm_pipeline/_widget_overdue.html", rows=rows, more=more, now=datetime.now(timezone.utc)
+    )
 
 
 _unused = (Activity,)

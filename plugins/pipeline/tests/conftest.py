@@ -28,8 +28,13 @@ def team(crm_app, make_user, pipeline):
     alice = make_user("sales", department_id=ids[1])
     bob = make_user("sales", department_id=ids[2])
     carol = make_user("leader", "sales", department_id=ids[2])
-    return {"leader": leader, "alice": alice, "bob": bob, "carol": carol,
-            "departments": {"sales": ids[0], "north": ids[1], "south": ids[2]}}
+    return {
+        "leader": leader,
+        "alice": alice,
+        "bob": bob,
+        "carol": carol,
+        "departments": {"sales": ids[0], "north": ids[1], "south": ids[2]},
+    }
 
 
 def new_customer(client, name="海宇科技有限公司", **fields):

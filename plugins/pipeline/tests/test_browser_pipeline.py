@@ -25,7 +25,9 @@ def _lang(page, lang):
         page.click(f"button[data-lang={lang}]")
 
 
-@pytest.mark.parametrize("width,lang", [(1366, "en"), (390, "zh_Hant"), (1366, "zh_Hant"), (390, "en")])
+@pytest.mark.parametrize(
+    "width,lang", [(1366, "en"), (390, "zh_Hant"), (1366, "zh_Hant"), (390, "en")]
+)
 def test_deal_flow(live_server, browser, crm_app, make_user, team, width, lang):
     from crm_host.testing import APIClient  # noqa: F401
 

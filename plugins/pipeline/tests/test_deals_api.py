@@ -10,12 +10,20 @@ from conftest import new_customer, new_deal
 def test_create_fills_in_customer_and_numbers(api, team):
     a = api(team["alice"])
     c = new_customer(a, phone="010-62123456", city="北京", address="海淀區中關村大街1號")
-    ct = a.post(f"/api/v1/customers/{c['id']}/contacts", json={"name": "王小明", "is_primary": True}).get_json()
+    ct = a.post(
+        f"/api/v1/customers/{c['id']}/contacts", json={"name": "王小明", "is_primary": True}
+    ).get_json()
     d = new_deal(a, customer_id=c["id"], expected_close="2026-12-31")
     assert d["code"].startswith("D") and len(d["code"]) == 10
     assert d["customer_name"] == c["name"] and d["customer_phone"] == "010-62123456"
-    assert "中關村" in d["customer_address"] and d["contact_id"] == ct["id"] and d["contact_name"] == "王小明"
-    assert d["status"] == "tracking" and d["probability"] == 10 and d["owner_id"] == team["alice"].id
+    assert (
+        "中關村" in d["customer_address"]
+        and d["contact_id"] == ct["id"]
+        and d["contact_name"] == "王小明"
+    )
+    assert (
+        d["status"] == "tracking" and d["probability"] == 10 and d["owner_id"] == team["alice"].id
+    )
     stages = a.get("/api/v1/pipeline/stages").get_json()
     assert d["stage_id"] == stages[0]["id"] and len(stages) == 4
 
@@ -25,18 +33,26 @@ def test_stage_and_status_changes_are_recorded(api, team):
     c = new_customer(a)
     d = new_deal(a, customer_id=c["id"])
     stages = a.get("/api/v1/pipeline/stages").get_json()
-    r = a.patch(f"/api/v1/deals/{d['id']}", json={"version": d["version"], "stage_id": stages[2]["id"]})
+    r = a.patch(
+        f"/api/v1/deals/{d['id']}", json={"version": d["version"], "stage_id": stages[2]["id"]}
+    )
     assert r.status_code == 200 and r.get_json()["probability"] == 50
     d = r.get_json()
     r = a.patch(f"/api/v1/deals/{d['id']}", json={"version": d["version"], "status": "won"})
     assert r.status_code == 200, r.get_json()
     d = r.get_json()
-    assert d["status"] == "won" and d["won_on"] == date.today().isoformat() and d["probability"] == 100
+    assert (
+        d["status"] == "won" and d["won_on"] == date.today().isoformat() and d["probability"] == 100
+    )
     r = a.patch(f"/api/v1/deals/{d['id']}", json={"version": d["version"], "status": "completed"})
     assert r.status_code == 200 and r.get_json()["status"] == "completed"
     hist = a.get(f"/api/v1/deals/{d['id']}/history").get_json()
     kinds = [(h["kind"], h["from_value"], h["to_value"]) for h in hist]
-    assert kinds[:3] == [("status", "won", "completed"), ("status", "tracking", "won"), ("stage", "initial", "proposal")]
+    assert kinds[:3] == [
+        ("status", "won", "completed"),
+        ("status", "tracking", "won"),
+        ("stage", "initial", "proposal"),
+    ]
     assert all(h["user_id"] == team["alice"].id and h["at"] for h in hist)
     # completed is final
     d = a.get(f"/api/v1/deals/{d['id']}").get_json()
@@ -49,14 +65,26 @@ def test_lost_needs_a_reason(api, team):
     d = new_deal(a)
     r = a.patch(f"/api/v1/deals/{d['id']}", json={"version": d["version"], "status": "lost"})
     assert r.status_code == 422 and "lost_reason" in r.get_json()["errors"]
-    r = a.patch(f"/api/v1/deals/{d['id']}", json={"version": d["version"], "status": "lost", "lost_reason": "價格太高"})
-    assert r.status_code == 200 and r.get_json()["lost_reason"] == "價格太高" and r.get_json()["probability"] == 0
+    r = a.patch(
+        f"/api/v1/deals/{d['id']}",
+        json={"version": d["version"], "status": "lost", "lost_reason": "價格太高"},
+    )
+    assert (
+        r.status_code == 200
+        and r.get_json()["lost_reason"] == "價格太高"
+        and r.get_json()["probability"] == 0
+    )
 
 
 def test_stale_update_is_409(api, team):
     a = api(team["alice"])
     d = new_deal(a)
-    assert a.patch(f"/api/v1/deals/{d['id']}", json={"version": d["version"], "name": "v2"}).status_code == 200
+    assert (
+        a.patch(
+            f"/api/v1/deals/{d['id']}", json={"version": d["version"], "name": "v2"}
+        ).status_code
+        == 200
+    )
     r = a.patch(f"/api/v1/deals/{d['id']}", json={"version": d["version"], "name": "late"})
     assert r.status_code == 409 and r.headers["Content-Type"].startswith("application/problem+json")
     assert a.patch(f"/api/v1/deals/{d['id']}", json={"name": "no version"}).status_code == 422
@@ -93,7 +121,10 @@ def test_won_deal_without_customer_is_refused(api, team):
     r = a.patch(f"/api/v1/deals/{d['id']}", json={"version": d["version"], "status": "won"})
     assert r.status_code == 422 and "customer_id" in r.get_json()["errors"]
     c = new_customer(a)
-    d = a.patch(f"/api/v1/deals/{d['id']}", json={"version": d["version"], "customer_id": c["id"], "status": "won"}).get_json()
+    d = a.patch(
+        f"/api/v1/deals/{d['id']}",
+        json={"version": d["version"], "customer_id": c["id"], "status": "won"},
+    ).get_json()
     assert d["status"] == "won"
     r = a.patch(f"/api/v1/deals/{d['id']}", json={"version": d["version"], "customer_id": None})
     assert r.status_code == 422
@@ -121,7 +152,10 @@ def test_filters(api, team):
     new_deal(a, name="small", amount="1000", expected_close="2026-01-15")
     new_deal(a, name="big", amount="500000", expected_close="2026-06-15", customer_id=c["id"])
     lost = new_deal(a, name="lost one", amount="2000")
-    a.patch(f"/api/v1/deals/{lost['id']}", json={"version": 1, "status": "lost", "lost_reason": "no budget"})
+    a.patch(
+        f"/api/v1/deals/{lost['id']}",
+        json={"version": 1, "status": "lost", "lost_reason": "no budget"},
+    )
 
     def names(**q):
         return sorted(x["name"] for x in a.get("/api/v1/deals", query_string=q).get_json()["items"])
@@ -159,17 +193,28 @@ def test_transfer(api, team):
     # someone else's deal outside your scope: 404, even with the permission
     r = carol.post(f"/api/v1/deals/{d['id']}/transfer", json={"owner_id": team["bob"].id})
     assert r.status_code == 404
-    r = lead.post(f"/api/v1/deals/{d['id']}/transfer", json={"owner_id": team["bob"].id, "note": "Alice leaves"})
+    r = lead.post(
+        f"/api/v1/deals/{d['id']}/transfer",
+        json={"owner_id": team["bob"].id, "note": "Alice leaves"},
+    )
     assert r.status_code == 200, r.get_json()
-    assert r.get_json()["owner_id"] == team["bob"].id and r.get_json()["department_id"] == team["departments"]["south"]
+    assert (
+        r.get_json()["owner_id"] == team["bob"].id
+        and r.get_json()["department_id"] == team["departments"]["south"]
+    )
     hist = lead.get(f"/api/v1/deals/{d['id']}/history").get_json()
     assert hist[0]["kind"] == "transfer" and hist[0]["note"] == "Alice leaves"
     assert any(h["kind"] == "created" for h in hist)  # history stays
     assert a.get(f"/api/v1/deals/{d['id']}").status_code == 404
     d2, d3 = new_deal(a, name="two"), new_deal(a, name="three")
-    r = lead.post("/api/v1/deals/transfer", json={"deal_ids": [d2["id"], d3["id"]], "owner_id": team["carol"].id})
+    r = lead.post(
+        "/api/v1/deals/transfer",
+        json={"deal_ids": [d2["id"], d3["id"]], "owner_id": team["carol"].id},
+    )
     assert r.status_code == 200 and r.get_json()["moved"] == 2
-    r = lead.post("/api/v1/deals/transfer", json={"deal_ids": [999999], "owner_id": team["carol"].id})
+    r = lead.post(
+        "/api/v1/deals/transfer", json={"deal_ids": [999999], "owner_id": team["carol"].id}
+    )
     assert r.status_code == 404
 
 
@@ -181,7 +226,9 @@ def test_urge(api, team, crm_app):
     r = lead.post(f"/api/v1/deals/{d['id']}/urge", json={"message": "請本週內報價"})
     assert r.status_code == 201, r.get_json()
     urges = a.get(f"/api/v1/deals/{d['id']}/urges").get_json()
-    assert [u["message"] for u in urges] == ["請本週內報價"] and urges[0]["user_id"] == team["leader"].id
+    assert [u["message"] for u in urges] == ["請本週內報價"] and urges[0]["user_id"] == team[
+        "leader"
+    ].id
     assert lead.post(f"/api/v1/deals/{d['id']}/urge", json={"message": ""}).status_code == 422
     carol = api(team["carol"])
     assert carol.post(f"/api/v1/deals/{d['id']}/urge", json={"message": "x"}).status_code == 404
