@@ -24,11 +24,17 @@ def crm_blueprints():
 
 
 def _unread(user) -> int | None:
+    """The unread count for the sidebar and the top-bar bell: one query per request."""
+    from flask import g
+
     from crm_host.db import session
 
     from . import services
 
-    return services.unread_count(session(), user) or None
+    cache = g.setdefault("_channels_unread", {})
+    if user.id not in cache:
+        cache[user.id] = services.unread_count(session(), user) or None
+    return cache[user.id]
 
 
 @hookimpl
