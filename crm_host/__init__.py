@@ -20,6 +20,11 @@ PROJECT = "crm"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
+from .validation_i18n import install as _install_validation_messages  # noqa: E402
+
+# marshmallow's messages in the user's language; before any schema (host or plugin) exists.
+_install_validation_messages()
+
 from .contract import (  # noqa: E402  (the markers above must exist first)
     Channel,
     DashboardWidget,
