@@ -64,6 +64,7 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=10_000)
     ap.add_argument("--rate", type=int, default=100_000, help="mailing rate per minute")
     ap.add_argument("--batch", type=int, default=200, help="worker claim batch")
+    ap.add_argument("--workers", type=int, default=1, help="worker threads sharing the outbox")
     args = ap.parse_args()
 
     import channels_bench_audience as aud
@@ -157,17 +158,28 @@ def main() -> None:
     marks["queued"] = rss_mb()
 
     t1 = time.monotonic()
-    sent = failed = 0
-    while True:
-        res = run_once(app, batch=args.batch, worker="bench")
-        sent += res["sent"]
-        failed += res["failed"]
-        with crm.db.Session() as s:
-            left = mailings.pending_count(s, mid)
-        if not left:
-            break
-        if res["sent"] == 0 and res["failed"] == 0:
-            time.sleep(0.05)  # the throttle: the next rows are not due yet
+    counts = {"sent": 0, "failed": 0}
+    lock = threading.Lock()
+
+    def worker(name):
+        while True:
+            res = run_once(app, batch=args.batch, worker=name)
+            with lock:
+                counts["sent"] += res["sent"]
+                counts["failed"] += res["failed"]
+            with crm.db.Session() as s:
+                left = mailings.pending_count(s, mid)
+            if not left:
+                return
+            if res["sent"] == 0 and res["failed"] == 0:
+                time.sleep(0.05)  # the throttle: the next rows are not due yet
+
+    threads = [threading.Thread(target=worker, args=(f"bench-{i}",)) for i in range(args.workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    sent, failed = counts["sent"], counts["failed"]
     t_send = time.monotonic() - t1
     marks["delivered"] = rss_mb()
     sampler.stop.set()
@@ -179,7 +191,10 @@ def main() -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     during = [r for t, r in sampler.samples if t >= 0]
     print(f"database         {url.split('?')[0].split('://')[0]}")
-    print(f"recipients       {args.n:,} (rate limit {args.rate:,}/min, claim batch {args.batch})")
+    print(
+        f"recipients       {args.n:,} (rate limit {args.rate:,}/min, claim batch {args.batch}, "
+        f"{args.workers} worker thread(s))"
+    )
     print(f"queue (job)      {t_queue:.2f} s  ({args.n / t_queue:,.0f} recipients/s)")
     print(
         f"deliver (worker) {t_send:.2f} s  ({sent / t_send:,.0f} messages/s), "
