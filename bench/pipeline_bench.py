@@ -119,6 +119,7 @@ def main(argv=None):
         )
         rep.text()
         cases = [
+            ("baseline: stage list (the host's fixed cost)", leader, "/api/v1/pipeline/stages"),
             ("funnel", leader, "/api/v1/reports/funnel"),
             ("funnel", admin, "/api/v1/reports/funnel"),
             ("funnel, opened this year", leader, "/api/v1/reports/funnel?since=2026-01-01"),

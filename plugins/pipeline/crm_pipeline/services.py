@@ -1435,24 +1435,37 @@ def performance(
     tg = targets(session, period_kind, start)
     user_targets = {t.user_id: money(t.amount) for t in tg if t.user_id is not None}
     dept_targets = {t.department_id: money(t.amount) for t in tg if t.department_id is not None}
-    # People: those with a won deal or a target, within what the user may see.
+    # People: those with a won deal (already scoped) or a target, within what the user may
+    # see. The scope is worked out from the departments loaded once, not one query each.
+    from crm_host.security import grants_for, subordinates
+
+    depts = {d.id: d for d in session.scalars(select(Department))}
+    subtree = _subtrees(depts.values())
+    scope = grants_for(user).scope
     ids = set(won) | set(user_targets)
     people = []
     if ids:
-        ucond = scope_filter(user, User.id)
-        ustmt = select(User).where(User.id.in_(sorted(ids)))
-        if ucond is not None:
-            ustmt = ustmt.where(ucond)
+        # Plain columns: loading User entities would also load every user's roles.
+        ustmt = select(User.id, User.name, User.department_id).where(User.id.in_(sorted(ids)))
         if owner_id is not None:
             ustmt = ustmt.where(User.id == owner_id)
         if department_id is not None:
-            from crm_host.security import department_subtree
-
-            ustmt = ustmt.where(
-                User.department_id.in_(sorted(department_subtree(session, department_id)))
-            )
-        people = list(session.scalars(ustmt.order_by(User.name)))
-    depts = {d.id: d for d in session.scalars(select(Department))}
+            ustmt = ustmt.where(User.department_id.in_(sorted(subtree(department_id))))
+        people = list(session.execute(ustmt.order_by(User.name)))
+        if scope != "all":
+            if scope == "own" or (user.department_id is None and scope != "own_subordinates"):
+                mine = {user.id}
+                people = [u for u in people if u.id in mine or u.id in won]
+            elif scope == "own_subordinates":
+                mine = subordinates(session, user.id)
+                people = [u for u in people if u.id in mine or u.id in won]
+            else:
+                reach = (
+                    {user.department_id} if scope == "department" else subtree(user.department_id)
+                )
+                people = [
+                    u for u in people if u.id == user.id or u.id in won or u.department_id in reach
+                ]
     rows = []
     by_dept: dict = {}
     for u in people:
@@ -1475,18 +1488,16 @@ def performance(
         agg[1] += amount
     # Departments: a department's figure covers its whole subtree (a sales department's
     # target is met by its teams). Only departments within the viewer's reach are shown.
-    from crm_host.security import department_subtree
-
     visible = None
-    if scope_filter(user, User.id) is not None:
-        visible = department_subtree(session, user.department_id) if user.department_id else set()
+    if scope != "all":
+        visible = subtree(user.department_id) if user.department_id else set()
     dept_rows = []
     for did in sorted({d for d in by_dept if d is not None} | set(dept_targets)):
         if did not in depts or (visible is not None and did not in visible):
             continue
-        if department_id is not None and did not in department_subtree(session, department_id):
+        if department_id is not None and did not in subtree(department_id):
             continue
-        sub = department_subtree(session, did)
+        sub = subtree(did)
         n = sum(v[0] for k, v in by_dept.items() if k in sub)
         amount = sum((v[1] for k, v in by_dept.items() if k in sub), Decimal(0))
         target = dept_targets.get(did)
@@ -1510,6 +1521,25 @@ def performance(
         "won_amount": money(sum((r["won_amount"] for r in rows), Decimal(0))),
         "target": money(sum((r["target"] or 0 for r in rows), Decimal(0))),
     }
+
+
+def _subtrees(departments):
+    """``subtree(id)``: a department and everything under it, from departments already
+    loaded (one query for the whole report instead of one per department)."""
+    children: dict = {}
+    for d in departments:
+        children.setdefault(d.parent_id, []).append(d.id)
+
+    def subtree(root):
+        out, todo = set(), [root]
+        while todo:
+            x = todo.pop()
+            if x not in out:
+                out.add(x)
+                todo.extend(children.get(x, []))
+        return out
+
+    return subtree
 
 
 def won_by_month(session, user, year: int, owner_id=None, department_id=None) -> dict:
