@@ -83,6 +83,25 @@ DEAL_FIELDS = (
 )
 
 
+# Timeline texts, translated when written through _t (these markers put them in the catalog).
+_TIMELINE_TEXTS = (
+    _l("Deal %(code)s opened: %(name)s"),
+    _l("Deal %(code)s won: %(name)s"),
+    _l("Deal %(code)s lost: %(name)s"),
+)
+
+
+def _t(message: str, **values) -> str:
+    """Text stored for people to read (timeline entries), in the acting user's language when
+    there is a request, in English otherwise (jobs, scripts)."""
+    try:
+        from flask_babel import gettext
+
+        return gettext(message, **values)
+    except Exception:  # no application or request context
+        return message % values
+
+
 class PipelineError(ValueError):
     """A refused change; ``field`` names the input at fault, ``status`` the HTTP status."""
 
@@ -367,7 +386,7 @@ def create_deal(session, user, data: dict) -> Deal:
             session,
             customer.id,
             "deal",
-            f"Deal {deal.code} opened: {deal.name}",
+            _t("Deal %(code)s opened: %(name)s", code=deal.code, name=deal.name),
             user_id=user.id,
             module="pipeline",
             data={"deal_id": deal.id},
@@ -479,7 +498,11 @@ def change_status(session, user, deal: Deal, status: str, lost_reason=None, audi
         note=deal.lost_reason if status == "lost" else None,
     )
     if deal.customer_id is not None and status in ("won", "lost"):
-        title = f"Deal {deal.code} {'won' if status == 'won' else 'lost'}: {deal.name}"
+        title = (
+            _t("Deal %(code)s won: %(name)s", code=deal.code, name=deal.name)
+            if status == "won"
+            else _t("Deal %(code)s lost: %(name)s", code=deal.code, name=deal.name)
+        )
         _customers().add_timeline(
             session,
             deal.customer_id,
