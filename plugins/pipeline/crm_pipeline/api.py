@@ -371,11 +371,7 @@ def patch_appointment(args, appointment_id):
 def delete_appointment(appointment_id):
     require("pipeline.edit")
     s = session()
-    a = _appointment_or_404(appointment_id)
-    from crm_host import audit
-
-    audit.record(s, "pipeline.appointment", a, "delete", before=audit.snapshot(a))
-    s.delete(a)
+    services.delete_appointment(s, current_user, _appointment_or_404(appointment_id))
     s.commit()
 
 

@@ -920,6 +920,12 @@ def update_appointment(session, user, a: Appointment, data: dict) -> Appointment
     return a
 
 
+def delete_appointment(session, user, a: Appointment) -> None:
+    audit.record(session, "pipeline.appointment", a, "delete", before=audit.snapshot(a))
+    session.delete(a)
+    session.flush()
+
+
 def appointments(session, user, start=None, end=None, deal_id=None, limit=200):
     stmt = select(Appointment)
     if deal_id is not None:

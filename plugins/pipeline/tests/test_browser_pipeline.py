@@ -62,6 +62,18 @@ def test_deal_flow(live_server, browser, crm_app, make_user, team, width, lang):
     page.click("[data-testid=add-activity] button.btn-primary")
     page.wait_for_selector("[data-testid=activities] >> text=客戶同意下週簽約")
     deal_url = page.url.split("#")[0]
+    # an appointment with a reminder, and a quote uploaded
+    page.click("button[data-bs-target='#tab-appt']")
+    page.fill("[data-testid=add-appointment] input[name=subject]", "報價說明會")
+    page.fill("[data-testid=add-appointment] input[name=location]", "客戶會議室")
+    page.click("[data-testid=add-appointment] button.btn-primary")
+    page.wait_for_selector("[data-testid=activities] >> text=報價說明會")
+    page.set_input_files(
+        "[data-testid=upload] input[type=file]",
+        files=[{"name": "報價單.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 quote"}],
+    )
+    page.click("[data-testid=upload] button")
+    page.wait_for_selector("[data-testid=documents] >> text=報價單.pdf")
     _shot(page, f"deal-tracking-{lang}-{width}")
     # won → order line, payment
     page.click("[data-testid=mark-won]")

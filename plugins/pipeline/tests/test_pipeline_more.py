@@ -204,6 +204,9 @@ def test_appointment_reminders_sent_once_and_calendar(api, team, crm_app):
         ).status_code
         == 404
     )
+    assert b.delete(f"/api/v1/appointments/{later['id']}").status_code == 404
+    assert a.delete(f"/api/v1/appointments/{later['id']}").status_code == 204
+    assert a.delete(f"/api/v1/appointments/{later['id']}").status_code == 404
 
 
 # --- Competitors and documents (PIP-5, PIP-6) --------------------------------------------
