@@ -247,7 +247,7 @@ def parse_sort(sort: str | None, sortable: dict, default: list | None = None) ->
     return clauses
 
 
-def page_of(session, stmt, order: list, page: int, per_page: int, scalars: bool = True):
+def page_of(session, stmt, order, page: int, per_page: int, scalars: bool = True):
     """One page of a list and its total, exact up to ``CRM_COUNT_CAP``: ``(items, total,
     exact)``.
 
@@ -255,10 +255,11 @@ def page_of(session, stmt, order: list, page: int, per_page: int, scalars: bool 
     on ``build(False)`` and the page on ``build(wide=not exact)``: a count that hit the cap
     means many rows match, and a scoped query can then be told so
     (:func:`crm_host.security.scope_filter`'s ``wide``) to walk the sort order instead of
-    gathering every match first."""
+    gathering every match first. ``order`` may likewise be ``order(wide)``."""
     build = stmt if callable(stmt) else (lambda wide: stmt)
     total, exact = count_capped(session, build(False), current_app.config["CRM_COUNT_CAP"])
-    q = build(not exact).order_by(*order).limit(per_page).offset((page - 1) * per_page)
+    clauses = order(not exact) if callable(order) else order
+    q = build(not exact).order_by(*clauses).limit(per_page).offset((page - 1) * per_page)
     items = list(session.scalars(q)) if scalars else [r._mapping for r in session.execute(q)]
     return items, total, exact
 
