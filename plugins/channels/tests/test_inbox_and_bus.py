@@ -90,11 +90,19 @@ def test_inbox_page_header_badge_and_actions(channels, make_user, login, deliver
 
 
 def test_anonymous_and_unprivileged_are_refused(channels, anonymous_api, login, make_user):
-    for path in ("/api/v1/inbox", "/api/v1/notification-preferences", "/api/v1/mailings",
-                 "/api/v1/calendar/feed"):
+    for path in (
+        "/api/v1/inbox",
+        "/api/v1/notification-preferences",
+        "/api/v1/mailings",
+        "/api/v1/calendar/feed",
+    ):
         assert anonymous_api.get(path).status_code == 401, path
-    assert anonymous_api.put("/api/v1/notification-defaults/probe.urge",
-                             json={"channels": []}).status_code == 401
+    assert (
+        anonymous_api.put(
+            "/api/v1/notification-defaults/probe.urge", json={"channels": []}
+        ).status_code
+        == 401
+    )
     web = login(make_user("staff"))
     assert web.get("/channels/mailings").status_code == 403  # staff may not send mailings
     assert web.get("/channels/admin/settings").status_code == 403
