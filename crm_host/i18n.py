@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, request, session
+from flask import current_app, has_request_context, request, session
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -27,6 +27,9 @@ _BROWSER = {
 
 
 def select_locale() -> str:
+    if not has_request_context():
+        # The CLI, the worker, start-up: no reader to ask; lazy strings read in the default.
+        return current_app.config.get("CRM_DEFAULT_LOCALE", "en")
     if getattr(current_user, "is_authenticated", False) and current_user.locale in LANGUAGES:
         return current_user.locale
     chosen = session.get("locale")

@@ -40,3 +40,12 @@ def test_outside_a_request_messages_stay_english_and_equal_the_original():
         schema.load({"n": 0})
     assert exc.value.messages == {"n": ["Must be greater than or equal to 1."]}
     assert Message("Invalid value.") == "Invalid value."
+
+
+def test_lazy_strings_outside_a_request_read_in_the_default_language(crm_app):
+    from flask_babel import lazy_gettext
+
+    with crm_app.app_context():  # the CLI and the worker: an app, no request
+        assert str(lazy_gettext("Missing data for required field.")) == (
+            "Missing data for required field."
+        )
