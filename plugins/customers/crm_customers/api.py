@@ -14,9 +14,10 @@ from crm_host.api import (
     refusals,
     require,
 )
-from crm_host.db import check_version, session
+from crm_host.db import session
 
 from . import services
+from .i18n import _
 from .models import Category, Customer
 from .schemas import (
     CategoryIn,
@@ -55,7 +56,7 @@ Err = services.CustomerError
 def _customer_or_404(customer_id: int, include_deleted=False) -> Customer:
     c = services.get_customer(session(), current_user, customer_id, include_deleted)
     if c is None:
-        abort(404, message="No such customer.")
+        abort(404, message=_("No such customer."))
     return c
 
 
@@ -130,7 +131,7 @@ def restore_customer(customer_id):
     s = session()
     c = _customer_or_404(customer_id, include_deleted=True)
     if c.deleted_at is None:
-        abort(409, message="This customer is not in the trash.")
+        abort(409, message=_("This customer is not in the trash."))
     services.restore_customer(s, current_user, c)
     s.commit()
     return c
@@ -159,7 +160,7 @@ def create_contact(args, customer_id):
 def _contact_or_404(contact_id):
     ct = services.get_contact(session(), current_user, contact_id)
     if ct is None:
-        abort(404, message="No such contact.")
+        abort(404, message=_("No such contact."))
     return ct
 
 
@@ -226,8 +227,8 @@ def merge(args, customer_id):
     target = _customer_or_404(customer_id)
     source = services.get_customer(s, current_user, args["source_id"])
     if source is None:
-        abort(404, message="No such source customer.")
-    check_version(target, args["version"])
+        abort(404, message=_("No such source customer."))
+    services.check_version(target, args["version"])
     with refusals(s, Err):
         services.merge(s, current_user, target, source)
     s.commit()
@@ -244,7 +245,7 @@ def handover(args):
     for cid in dict.fromkeys(args["customer_ids"]):
         c = services.get_customer(s, current_user, cid)
         if c is None:
-            abort(404, message=f"No such customer: {cid}.")
+            abort(404, message=_("No such customer: %(ids)s.", ids=cid))
         customers.append(c)
     with refusals(s, Err):
         moved = services.handover(s, current_user, customers, args["owner_id"], args["note"])
@@ -281,7 +282,7 @@ def update_category(args, category_id):
     s = session()
     cat = s.get(Category, category_id)
     if cat is None:
-        abort(404, message="No such category.")
+        abort(404, message=_("No such category."))
     with refusals(s, Err):
         services.save_category(
             s, args["code"], args["name"], args["position"], args["is_active"], category=cat
@@ -317,7 +318,7 @@ def delete_saved_filter(filter_id):
     s = session()
     f = s.get(SavedFilter, filter_id)
     if f is None or f.user_id != current_user.id:
-        abort(404, message="No such saved filter.")
+        abort(404, message=_("No such saved filter."))
     s.delete(f)
     s.commit()
 

@@ -13,30 +13,33 @@ from sqlalchemy import and_, func, select
 from crm_host.models import User
 
 from . import services
+from .i18n import N_, _
 from .models import Contact, Customer
 from .schemas import CustomerFilter
 
 NAME = "customers.filter"
 CHUNK = 500
+# Labels in English, marked for the catalog: the channels module translates them as it shows
+# them (``_(label)``), so they stay plain text here.
 FIELDS = {
-    "customer_name": "Customer name",
-    "customer_code": "Customer code",
-    "contact_name": "Contact name",
-    "contact_title": "Contact's job title",
-    "owner_name": "Account owner's name",
-    "owner_email": "Account owner's email",
+    "customer_name": N_("Customer name"),
+    "customer_code": N_("Customer code"),
+    "contact_name": N_("Contact name"),
+    "contact_title": N_("Contact's job title"),
+    "owner_name": N_("Account owner's name"),
+    "owner_email": N_("Account owner's email"),
 }
 PARAMS = {
-    "q": "Search",
-    "grade": "Grade",
-    "lifecycle": "Lifecycle stage",
-    "region": "Region",
-    "city": "City",
-    "industry": "Industry",
-    "tag": "Tag",
+    "q": N_("Search"),
+    "grade": N_("Grade"),
+    "lifecycle": N_("Lifecycle stage"),
+    "region": N_("Region"),
+    "city": N_("City"),
+    "industry": N_("Industry"),
+    "tag": N_("Tag"),
     "to": {
-        "label": "Contacts",
-        "choices": {"primary": "Primary contact", "all": "Every contact with an email"},
+        "label": N_("Contacts"),
+        "choices": {"primary": N_("Primary contact"), "all": N_("Every contact with an email")},
     },
 }
 FILTER_KEYS = set(services.Filters.__dataclass_fields__) - {"trash"}
@@ -46,11 +49,15 @@ def _filters(params: dict) -> tuple[services.Filters, bool]:
     params = dict(params or {})
     to = str(params.pop("to", "") or "primary").strip().lower()
     if to not in ("primary", "all"):
-        raise ValueError("'to' is 'primary' (each customer's primary contact) or 'all'.")
+        raise ValueError(_("'to' is 'primary' (each customer's primary contact) or 'all'."))
     unknown = sorted(set(params) - FILTER_KEYS)
     if unknown:
         raise ValueError(
-            f"unknown filter {', '.join(unknown)}; use {', '.join(sorted(FILTER_KEYS))}"
+            _(
+                "unknown filter %(names)s; use %(allowed)s",
+                names=", ".join(unknown),
+                allowed=", ".join(sorted(FILTER_KEYS)),
+            )
         )
     raw = {k: v for k, v in params.items() if v not in (None, "")}
     try:
@@ -140,7 +147,7 @@ def audiences(user) -> list[dict]:
     return [
         {
             "name": NAME,
-            "label": "Customers matching a filter",
+            "label": N_("Customers matching a filter"),
             "recipients": recipients,
             "count": count,
             "fields": FIELDS,

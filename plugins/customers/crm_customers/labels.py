@@ -22,6 +22,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 
+from .i18n import _l
 from .services import CustomerError, primary_contact
 
 TRADITIONAL_FONT = "MSung-Light"
@@ -397,7 +398,7 @@ def labels_pdf(
     *,
     locale: str | None = None,
     outlines: bool = False,
-    title: str = "Mailing labels",
+    title: str | None = None,
 ) -> bytes:
     """A PDF of mailing labels, one per customer, on the sheet ``layout``.
 
@@ -410,7 +411,12 @@ def labels_pdf(
     sheet = LAYOUTS.get(layout)
     if sheet is None:
         raise CustomerError(
-            f"Unknown label layout '{layout}'. Choose one of: {', '.join(LAYOUTS)}.", "layout"
+            _l(
+                "Unknown label layout '%(layout)s'. Choose one of: %(choices)s.",
+                layout=layout,
+                choices=", ".join(LAYOUTS),
+            ),
+            "layout",
         )
     if (
         not isinstance(start_position, int)
@@ -418,18 +424,18 @@ def labels_pdf(
         or start_position > sheet.per_sheet
     ):
         raise CustomerError(
-            f"The start position is a label number from 1 to {sheet.per_sheet}.",
+            _l("The start position is a label number from 1 to %(n)s.", n=sheet.per_sheet),
             "start_position",
         )
     customers = list(customers)
     if not customers:
-        raise CustomerError("Choose customers first.", "ids")
+        raise CustomerError(_l("Choose customers first."), "ids")
     if len(customers) > MAX_LABELS:
-        raise CustomerError(f"At most {MAX_LABELS} labels at a time.", "ids")
+        raise CustomerError(_l("At most %(n)s labels at a time.", n=MAX_LABELS), "ids")
     _register_fonts()
     buf = io.BytesIO()
     c = canvas.Canvas(buf, pagesize=sheet.page, pageCompression=1)
-    c.setTitle(title)
+    c.setTitle(str(title or _l("Mailing labels")))
     c.setCreator("CRM customers module")
     position = start_position - 1
     for customer in customers:

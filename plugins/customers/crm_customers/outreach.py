@@ -20,6 +20,7 @@ from crm_host.models import User
 from crm_host.security import has_permission, in_scope, scope_filter
 
 from . import services
+from .i18n import N_, _l
 from .models import Contact, Customer
 from .services import CustomerError
 
@@ -40,7 +41,13 @@ PREVIEW_COUNT = 3
 #: Channels that can reach a customer, and what the timeline calls a message sent on them.
 #: ``email`` and ``sms`` go to contacts (their email / mobile); ``fax`` to the customer's fax
 #: (contacts have no fax number).
-CUSTOMER_CHANNELS = {"email": "Email", "fax": "Fax", "sms": "Text message"}
+CUSTOMER_CHANNELS = {"email": N_("Email"), "fax": N_("Fax"), "sms": N_("Text message")}
+#: The template fields, as messages name them ("The subject is ...", "in the body").
+_FIELD_NOUNS = {"subject": N_("subject"), "body": N_("body")}
+
+
+def _field_noun(field_name: str):
+    return _l(field_name) if field_name in _FIELD_NOUNS else field_name
 
 
 # --- Selection ---------------------------------------------------------------------------
@@ -56,7 +63,7 @@ def select_customers(
     if ids:
         wanted = list(dict.fromkeys(int(i) for i in ids))
         if len(wanted) > limit:
-            raise CustomerError(f"At most {limit} customers at a time.", "ids")
+            raise CustomerError(_l("At most %(n)s customers at a time.", n=limit), "ids")
         stmt = select(Customer).where(Customer.id.in_(wanted), Customer.deleted_at.is_(None))
         if cond is not None:
             stmt = stmt.where(cond)
@@ -64,7 +71,7 @@ def select_customers(
         missing = [i for i in wanted if i not in found]
         if missing:
             raise CustomerError(
-                "No such customer: " + ", ".join(str(i) for i in missing[:20]) + ".",
+                _l("No such customer: %(ids)s.", ids=", ".join(str(i) for i in missing[:20])),
                 "ids",
                 status=404,
             )
@@ -78,11 +85,13 @@ def select_customers(
             )
         )
         if len(rows) > limit:
-            raise CustomerError(f"More than {limit} customers match; narrow the filter.", "filter")
+            raise CustomerError(
+                _l("More than %(n)s customers match; narrow the filter.", n=limit), "filter"
+            )
         if not rows:
-            raise CustomerError("No customers match the filter.", "filter")
+            raise CustomerError(_l("No customers match the filter."), "filter")
         return rows
-    raise CustomerError("Choose customers first.", "ids")
+    raise CustomerError(_l("Choose customers first."), "ids")
 
 
 # --- Merge fields ------------------------------------------------------------------------
@@ -100,8 +109,12 @@ def parse_template(template: str, field_name: str = "body") -> list[tuple[str, s
         parsed = list(string.Formatter().parse(template or ""))
     except ValueError as exc:
         raise CustomerError(
-            f"The {field_name} has a stray brace ({exc}). Merge fields look like "
-            "{contact_name}; write {{ and }} for a literal brace.",
+            _l(
+                "The %(field)s has a stray brace (%(error)s). Merge fields look like "
+                "{contact_name}; write {{ and }} for a literal brace.",
+                field=_field_noun(field_name),
+                error=str(exc),
+            ),
             field_name,
         ) from None
     parts: list[tuple[str, str | None]] = []
@@ -117,11 +130,20 @@ def parse_template(template: str, field_name: str = "body") -> list[tuple[str, s
                 unknown.append(shown)
         parts.append((literal, name))
     if unknown:
-        raise CustomerError(
-            f"Unknown merge field{'s' if len(unknown) > 1 else ''} in the {field_name}: "
-            f"{', '.join(unknown)}. Allowed: {allowed_fields_text()}.",
-            field_name,
-        )
+        values = {
+            "field": _field_noun(field_name),
+            "fields": ", ".join(unknown),
+            "allowed": allowed_fields_text(),
+        }
+        if len(unknown) > 1:
+            msg = _l(
+                "Unknown merge fields in the %(field)s: %(fields)s. Allowed: %(allowed)s.", **values
+            )
+        else:
+            msg = _l(
+                "Unknown merge field in the %(field)s: %(fields)s. Allowed: %(allowed)s.", **values
+            )
+        raise CustomerError(msg, field_name)
     return parts
 
 
@@ -151,13 +173,17 @@ def validate_message(subject: str, body: str) -> tuple[str, str]:
     subject = (subject or "").strip()
     body = (body or "").strip()
     if not subject:
-        raise CustomerError("A subject is required.", "subject")
+        raise CustomerError(_l("A subject is required."), "subject")
     if len(subject) > MAX_SUBJECT:
-        raise CustomerError(f"The subject is at most {MAX_SUBJECT} characters.", "subject")
+        raise CustomerError(
+            _l("The subject is at most %(n)s characters.", n=MAX_SUBJECT), "subject"
+        )
     if not body:
-        raise CustomerError("A message is required.", "body")
+        raise CustomerError(_l("A message is required."), "body")
     if len(body) > MAX_BODY:
-        raise CustomerError(f"The message is at most {MAX_BODY:,} characters.", "body")
+        raise CustomerError(
+            _l("The message is at most %(n)s characters.", n=f"{MAX_BODY:,}"), "body"
+        )
     parse_template(subject, "subject")
     parse_template(body, "body")
     return subject, body
@@ -176,14 +202,20 @@ def check_channel(channel: str, runtime=None) -> None:
     channel = (channel or "").strip()
     if channel not in CUSTOMER_CHANNELS:
         raise CustomerError(
-            f"'{channel}' is not a channel for customer messages. "
-            f"Choose one of: {', '.join(CUSTOMER_CHANNELS)}.",
+            _l(
+                "'%(channel)s' is not a channel for customer messages. Choose one of: %(choices)s.",
+                channel=channel,
+                choices=", ".join(CUSTOMER_CHANNELS),
+            ),
             "channel",
         )
     if channel not in available_channels(runtime):
         raise CustomerError(
-            f"The channel '{channel}' is not available: enable the channels module "
-            "(or the module that sends this kind of message) first.",
+            _l(
+                "The channel '%(channel)s' is not available: enable the channels module (or "
+                "the module that sends this kind of message) first.",
+                channel=channel,
+            ),
             "channel",
             status=409,
         )
@@ -210,13 +242,13 @@ def _contact_address(contact: Contact, channel: str) -> str:
     return (value or "").strip()
 
 
-def _skip(customer: Customer, reason: str, detail: str) -> dict:
+def _skip(customer: Customer, reason: str, detail) -> dict:
     return {
         "customer_id": customer.id,
         "code": customer.code,
         "name": customer.name,
         "reason": reason,
-        "detail": detail,
+        "detail": str(detail),  # text in the reader's language, for JSON and pages
     }
 
 
@@ -227,17 +259,18 @@ def recipients(customer: Customer, channel: str, to_all: bool = False):
     if channel == "fax":
         fax = (customer.fax or "").strip()
         if not fax:
-            return [], _skip(customer, "no_address", "The customer has no fax number.")
+            return [], _skip(customer, "no_address", _l("The customer has no fax number."))
         return [(primary, fax)], None
     if not live:
-        return [], _skip(customer, "no_contact", "The customer has no contact.")
+        return [], _skip(customer, "no_contact", _l("The customer has no contact."))
     if not to_all:
         address = _contact_address(primary, channel)
         if not address:
-            what = "email address" if channel == "email" else "mobile number"
-            return [], _skip(
-                customer, "no_address", f"The primary contact {primary.name} has no {what}."
-            )
+            if channel == "email":
+                detail = _l("The primary contact %(name)s has no email address.", name=primary.name)
+            else:
+                detail = _l("The primary contact %(name)s has no mobile number.", name=primary.name)
+            return [], _skip(customer, "no_address", detail)
         return [(primary, address)], None
     ordered = [primary] + [c for c in live if c is not primary]
     out, seen = [], set()
@@ -247,8 +280,11 @@ def recipients(customer: Customer, channel: str, to_all: bool = False):
             seen.add(address.lower())
             out.append((ct, address))
     if not out:
-        what = "an email address" if channel == "email" else "a mobile number"
-        return [], _skip(customer, "no_address", f"No contact has {what}.")
+        if channel == "email":
+            detail = _l("No contact has an email address.")
+        else:
+            detail = _l("No contact has a mobile number.")
+        return [], _skip(customer, "no_address", detail)
     return out, None
 
 
@@ -344,19 +380,21 @@ def send_batch(
     Never commits: the caller's transaction owns the outbox rows and the timeline entries.
     """
     if not has_permission(user, PERMISSION):
-        raise CustomerError(f"Sending messages needs '{PERMISSION}'.", status=403)
+        raise CustomerError(
+            _l("Sending messages needs '%(permission)s'.", permission=PERMISSION), status=403
+        )
     subject, body = validate_message(subject, body)
     runtime = runtime or bus.current_runtime()
     channel = (channel or "").strip()
     check_channel(channel, runtime)
     customers = list(customers)
     if not customers:
-        raise CustomerError("Choose customers first.", "ids")
+        raise CustomerError(_l("Choose customers first."), "ids")
     if len(customers) > MAX_CUSTOMERS:
-        raise CustomerError(f"At most {MAX_CUSTOMERS} customers at a time.", "ids")
+        raise CustomerError(_l("At most %(n)s customers at a time.", n=MAX_CUSTOMERS), "ids")
     for c in customers:
         if c.deleted_at is not None or not in_scope(user, c, "owner_id", "department_id"):
-            raise CustomerError(f"No such customer: {c.id}.", "ids", status=404)
+            raise CustomerError(_l("No such customer: %(ids)s.", ids=c.id), "ids", status=404)
     plan = plan_batch(session, customers, subject, body, channel, to_all)
     batch = uuid.uuid4().hex[:12]
     noun = CUSTOMER_CHANNELS[channel]

@@ -13,6 +13,7 @@ from crm_host.api import abort, refusals, require
 from crm_host.db import session
 
 from . import outreach, services
+from .i18n import _
 from .labels import DEFAULT_LAYOUT, LAYOUTS, labels_pdf
 from .schemas import CustomerFilter
 
@@ -52,7 +53,7 @@ class OutreachSelection(ma.Schema):
     @ma.validates_schema
     def _one_of(self, data, **kwargs):
         if ("ids" in data) == ("filter" in data):
-            raise ma.ValidationError("Send either 'ids' or 'filter'.", "_schema")
+            raise ma.ValidationError(_("Send either 'ids' or 'filter'."), "_schema")
 
 
 class LabelsIn(OutreachSelection):

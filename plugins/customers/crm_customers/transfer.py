@@ -38,6 +38,7 @@ from crm_host.models import AuditEntry, NumberSequence, User
 from crm_host.security import has_permission
 
 from . import phones, search, services
+from .i18n import N_, _l
 from .models import Category, Contact, Customer, Phone, customer_tags, name_key, name_key_of
 from .schemas import ContactIn, CustomerIn
 
@@ -118,6 +119,15 @@ class TransferError(services.CustomerError):
         super().__init__(message, field, status)
 
 
+_NOT_XLSX = _l(
+    "This is a ZIP file but not an Excel workbook (.xlsx); save the sheet as .xlsx or CSV."
+)
+
+
+def _too_many_rows():
+    return _l("The file has more than %(n)s rows; split it.", n=f"{MAX_ROWS:,}")
+
+
 # --- Reading files -----------------------------------------------------------------------
 
 
@@ -131,17 +141,19 @@ class Table:
     rows: list[tuple[int, list[str]]]  # (spreadsheet row number, cells)
 
 
+#: What a file is, by its first bytes. The labels are English (they go into a message, which
+#: translates them: ``_l(what)``).
 _MAGIC = [
-    (b"\x89PNG", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF8", "a GIF image"),
-    (b"%PDF", "a PDF document"),
-    (b"\xd0\xcf\x11\xe0", "an old Excel 97-2003 (.xls) or Word file"),
-    (b"\x1f\x8b", "a gzip archive"),
-    (b"Rar!", "a RAR archive"),
-    (b"7z\xbc\xaf", "a 7-Zip archive"),
-    (b"RIFF", "a media file"),
-    (b"\x00\x00\x01\x00", "an icon"),
+    (b"\x89PNG", N_("a PNG image")),
+    (b"\xff\xd8\xff", N_("a JPEG image")),
+    (b"GIF8", N_("a GIF image")),
+    (b"%PDF", N_("a PDF document")),
+    (b"\xd0\xcf\x11\xe0", N_("an old Excel 97-2003 (.xls) or Word file")),
+    (b"\x1f\x8b", N_("a gzip archive")),
+    (b"Rar!", N_("a RAR archive")),
+    (b"7z\xbc\xaf", N_("a 7-Zip archive")),
+    (b"RIFF", N_("a media file")),
+    (b"\x00\x00\x01\x00", N_("an icon")),
     (b"BM", None),  # only with NUL bytes (checked below), "BM" can start a CSV
 ]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -153,7 +165,7 @@ def _decode(data: bytes) -> tuple[str, str]:
         try:
             return data.decode("utf-8-sig"), "utf-8-sig"
         except UnicodeDecodeError as exc:
-            raise TransferError("The file says it is UTF-8 but is not.") from exc
+            raise TransferError(_l("The file says it is UTF-8 but is not.")) from exc
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16"), "utf-16"
     try:
@@ -171,7 +183,7 @@ def _decode(data: bytes) -> tuple[str, str]:
         candidates.append((_chinese_score(text), enc, text))
     if not candidates:
         raise TransferError(
-            "The file's text encoding was not recognised; save it as CSV UTF-8 or as XLSX."
+            _l("The file's text encoding was not recognised; save it as CSV UTF-8 or as XLSX.")
         )
     _score, enc, text = max(candidates, key=lambda c: c[0])
     return text, {"cp950": "big5"}.get(enc, enc)
@@ -209,7 +221,7 @@ def _what_is(data: bytes) -> str | None:
         if head.startswith(magic) and label:
             return label
     if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "a binary file"
+        return N_("a binary file")
     return None
 
 
@@ -240,12 +252,10 @@ def _read_xlsx(data: bytes) -> Table:
     try:
         wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # a zip that is not a workbook (docx, odt, broken file)
-        raise TransferError(
-            "This is a ZIP file but not an Excel workbook (.xlsx); save the sheet as .xlsx or CSV."
-        ) from exc
+        raise TransferError(_NOT_XLSX) from exc
     try:
         if not wb.worksheets:
-            raise TransferError("The workbook has no sheet.")
+            raise TransferError(_l("The workbook has no sheet."))
         ws = wb.worksheets[0]
         headers: list[str] | None = None
         rows: list[tuple[int, list[str]]] = []
@@ -258,7 +268,7 @@ def _read_xlsx(data: bytes) -> Table:
                 continue
             rows.append((n, cells))
             if len(rows) > MAX_ROWS:
-                raise TransferError(f"The file has more than {MAX_ROWS:,} rows; split it.")
+                raise TransferError(_too_many_rows())
     finally:
         wb.close()
     return Table("xlsx", None, headers or [], rows)
@@ -288,9 +298,11 @@ def _read_csv(text: str, encoding: str) -> Table:
                 continue
             rows.append((n, cells))
             if len(rows) > MAX_ROWS:
-                raise TransferError(f"The file has more than {MAX_ROWS:,} rows; split it.")
+                raise TransferError(_too_many_rows())
     except csv.Error as exc:
-        raise TransferError(f"The CSV file could not be read: {exc}.") from exc
+        raise TransferError(
+            _l("The CSV file could not be read: %(error)s.", error=str(exc))
+        ) from exc
     return Table("csv", encoding, headers or [], rows)
 
 
@@ -302,28 +314,32 @@ def parse(file_bytes: bytes, filename: str | None = None) -> Table:
     data = file_bytes or b""
     if len(data) > MAX_BYTES:
         raise TransferError(
-            f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB; split it.", status=413
+            _l("The file is larger than %(mb)s MB; split it.", mb=MAX_BYTES // (1024 * 1024)),
+            status=413,
         )
     if not data.strip(b" \t\r\n\xef\xbb\xbf"):
-        raise TransferError("The file is empty.")
+        raise TransferError(_l("The file is empty."))
     if data.startswith(b"PK\x03\x04"):
         if not _looks_like_xlsx(data):
-            raise TransferError(
-                "This is a ZIP file but not an Excel workbook (.xlsx); save the sheet as .xlsx "
-                "or CSV."
-            )
+            raise TransferError(_NOT_XLSX)
         table = _read_xlsx(data)
     else:
         what = _what_is(data)
         if what:
-            hint = " Save it as .xlsx or CSV." if ".xls" in what else ""
-            raise TransferError(f"This is {what}, not a CSV or XLSX file.{hint}")
+            if ".xls" in what:
+                raise TransferError(
+                    _l(
+                        "This is %(what)s, not a CSV or XLSX file. Save it as .xlsx or CSV.",
+                        what=_l(what),
+                    )
+                )
+            raise TransferError(_l("This is %(what)s, not a CSV or XLSX file.", what=_l(what)))
         text, encoding = _decode(data)
         if sum(1 for ch in text[:4096] if ord(ch) < 32 and ch not in "\t\r\n") > 8:
-            raise TransferError("This is a binary file, not a CSV or XLSX file.")
+            raise TransferError(_l("This is a binary file, not a CSV or XLSX file."))
         table = _read_csv(text, encoding)
     if not table.headers:
-        raise TransferError("The file is empty.")
+        raise TransferError(_l("The file is empty."))
     return table
 
 
@@ -357,7 +373,9 @@ def _alias_map(kind: str) -> dict[str, str]:
 def map_columns(kind: str, headers: list[str]) -> tuple[dict[int, str], list[str]]:
     """``{column index: column key}`` and the headers that were not understood."""
     if kind not in KINDS:
-        raise TransferError(f"Kind is one of {', '.join(KINDS)}.", "kind", 422)
+        raise TransferError(
+            _l("Kind is one of %(choices)s.", choices=", ".join(KINDS)), "kind", 422
+        )
     aliases = _alias_map(kind)
     mapping: dict[int, str] = {}
     unknown: list[str] = []
@@ -371,15 +389,24 @@ def map_columns(kind: str, headers: list[str]) -> tuple[dict[int, str], list[str
             continue
         if key in seen:
             raise TransferError(
-                f"The columns '{seen[key]}' and '{h}' both mean '{key}'; keep one of them."
+                _l(
+                    "The columns '%(first)s' and '%(second)s' both mean '%(key)s'; keep one of "
+                    "them.",
+                    first=seen[key],
+                    second=h,
+                    key=key,
+                )
             )
         seen[key] = h
         mapping[i] = key
     missing = [k for k in REQUIRED[kind] if k not in seen]
     if missing:
         raise TransferError(
-            "The file has no column " + ", ".join(f"'{m}'" for m in missing) + " (the first row "
-            "must hold the column names; download the template to see them)."
+            _l(
+                "The file has no column %(columns)s (the first row must hold the column names; "
+                "download the template to see them).",
+                columns=", ".join(f"'{m}'" for m in missing),
+            )
         )
     return mapping, unknown
 
@@ -586,13 +613,17 @@ def _validate_customers(session, user, table: Table, mapping, report: Report) ->
         if raw.get("category"):
             cid = cats.get(raw["category"].strip().lower())
             if cid is None:
-                _add(errors, "category", f"Unknown category '{raw['category']}'.")
+                _add(
+                    errors,
+                    "category",
+                    _l("Unknown category '%(category)s'.", category=raw["category"]),
+                )
             else:
                 payload["category_id"] = cid
         if raw.get("owner_email"):
             u = users.get(raw["owner_email"].strip().lower())
             if u is None or not u.is_active:
-                _add(errors, "owner_email", "Unknown or inactive owner.")
+                _add(errors, "owner_email", _l("Unknown or inactive owner."))
             else:
                 owner = u
                 payload["owner_id"] = u.id
@@ -600,15 +631,18 @@ def _validate_customers(session, user, table: Table, mapping, report: Report) ->
                     _add(
                         errors,
                         "owner_email",
-                        "Giving a customer to someone else needs 'customers.transfer'.",
+                        _l(
+                            "Giving a customer to someone else needs '%(permission)s'.",
+                            permission="customers.transfer",
+                        ),
                     )
         if code:
             if len(code) > 40:
-                _add(errors, "code", "At most 40 characters.")
+                _add(errors, "code", _l("At most %(n)s characters.", n=40))
             elif code in taken:
-                _add(errors, "code", f"The code {code} is taken.")
+                _add(errors, "code", _l("The code %(code)s is taken.", code=code))
             elif code in seen_codes:
-                _add(errors, "code", f"Same code as row {seen_codes[code]}.")
+                _add(errors, "code", _l("Same code as row %(row)s.", row=seen_codes[code]))
             seen_codes.setdefault(code, n)
         try:
             data = schema.load(payload)
@@ -621,29 +655,41 @@ def _validate_customers(session, user, table: Table, mapping, report: Report) ->
             if payload.get(key):
                 e164[key] = norm(payload[key])
                 if e164[key] is None and key not in errors:
-                    _add(errors, key, "Not a phone number.")
+                    _add(errors, key, _l("Not a phone number."))
 
         # Likely duplicates: warn, never refuse (a colleague's customer is worth a look).
         if raw.get("name"):
             key = name_key_of(raw["name"])
             if key in names:
-                _add(warnings, "name", f"An existing customer has this name: {names[key]}.")
+                _add(
+                    warnings,
+                    "name",
+                    _l("An existing customer has this name: %(code)s.", code=names[key]),
+                )
             elif key in seen_names:
-                _add(warnings, "name", f"Same name as row {seen_names[key]}.")
+                _add(warnings, "name", _l("Same name as row %(row)s.", row=seen_names[key]))
             seen_names.setdefault(key, n)
         if raw.get("email"):
             key = raw["email"].strip().lower()
             if key in emails:
-                _add(warnings, "email", f"An existing customer has this email: {emails[key]}.")
+                _add(
+                    warnings,
+                    "email",
+                    _l("An existing customer has this email: %(code)s.", code=emails[key]),
+                )
             elif key in seen_emails:
-                _add(warnings, "email", f"Same email as row {seen_emails[key]}.")
+                _add(warnings, "email", _l("Same email as row %(row)s.", row=seen_emails[key]))
             seen_emails.setdefault(key, n)
         if e164.get("phone"):
             key = e164["phone"]
             if key in tels:
-                _add(warnings, "phone", f"An existing customer has this phone: {tels[key]}.")
+                _add(
+                    warnings,
+                    "phone",
+                    _l("An existing customer has this phone: %(code)s.", code=tels[key]),
+                )
             elif key in seen_tels:
-                _add(warnings, "phone", f"Same phone as row {seen_tels[key]}.")
+                _add(warnings, "phone", _l("Same phone as row %(row)s.", row=seen_tels[key]))
             seen_tels.setdefault(key, n)
         if warnings:
             report.warnings.append({"row": n, "warnings": warnings})
@@ -710,9 +756,13 @@ def _validate_contacts(session, user, table: Table, mapping, report: Report) -> 
         code = (raw.get("customer_code") or "").strip()
         customer_id = in_scope.get(code)
         if not code:
-            _add(errors, "customer_code", "A customer code is required.")
+            _add(errors, "customer_code", _l("A customer code is required."))
         elif customer_id is None:
-            _add(errors, "customer_code", f"No customer with the code {code} that you may see.")
+            _add(
+                errors,
+                "customer_code",
+                _l("No customer with the code %(code)s that you may see.", code=code),
+            )
         try:
             data = schema.load(payload)
         except ma.ValidationError as exc:
@@ -724,13 +774,21 @@ def _validate_contacts(session, user, table: Table, mapping, report: Report) -> 
             if payload.get(key):
                 e164[key] = norm(payload[key])
                 if e164[key] is None and key not in errors:
-                    _add(errors, key, "Not a phone number.")
+                    _add(errors, key, _l("Not a phone number."))
         if customer_id is not None and raw.get("name"):
             key = (customer_id, name_key_of(raw["name"]))
             if key in existing:
-                _add(warnings, "name", f"{code} already has a contact named {existing[key]}.")
+                _add(
+                    warnings,
+                    "name",
+                    _l(
+                        "%(code)s already has a contact named %(name)s.",
+                        code=code,
+                        name=existing[key],
+                    ),
+                )
             elif key in seen:
-                _add(warnings, "name", f"Same contact as row {seen[key]}.")
+                _add(warnings, "name", _l("Same contact as row %(row)s.", row=seen[key]))
             seen.setdefault(key, n)
         if warnings:
             report.warnings.append({"row": n, "warnings": warnings})
@@ -761,7 +819,9 @@ def import_rows(
     row is good (``report.refused`` tells); ``good``: write the good rows (``bad_rows_csv``
     gives the others back). The caller commits."""
     if mode not in MODES:
-        raise TransferError(f"Mode is one of {', '.join(MODES)}.", "mode", 422)
+        raise TransferError(
+            _l("Mode is one of %(choices)s.", choices=", ".join(MODES)), "mode", 422
+        )
     report = validate_rows(session, user, kind, table)
     report.mode = mode
     if mode == "validate":
@@ -1156,9 +1216,13 @@ def export(session, user, kind: str, filters: services.Filters, fmt: str = "csv"
     """Stream the customers (or the contacts of the customers) ``user`` may see, filtered
     like the list. The rows are read in chunks as the response is sent."""
     if kind not in KINDS:
-        raise TransferError(f"Kind is one of {', '.join(KINDS)}.", "kind", 422)
+        raise TransferError(
+            _l("Kind is one of %(choices)s.", choices=", ".join(KINDS)), "kind", 422
+        )
     if fmt not in FORMATS:
-        raise TransferError(f"Format is one of {', '.join(FORMATS)}.", "format", 422)
+        raise TransferError(
+            _l("Format is one of %(choices)s.", choices=", ".join(FORMATS)), "format", 422
+        )
     if kind == "customers":
         rows = _customer_rows(session, user, filters)
     else:
@@ -1189,9 +1253,13 @@ def export_contacts(session, user, filters: services.Filters, fmt: str = "csv") 
 def template(kind: str, fmt: str = "csv") -> Export:
     """A blank file with the column names, to fill in and import."""
     if kind not in KINDS:
-        raise TransferError(f"Kind is one of {', '.join(KINDS)}.", "kind", 422)
+        raise TransferError(
+            _l("Kind is one of %(choices)s.", choices=", ".join(KINDS)), "kind", 422
+        )
     if fmt not in FORMATS:
-        raise TransferError(f"Format is one of {', '.join(FORMATS)}.", "format", 422)
+        raise TransferError(
+            _l("Format is one of %(choices)s.", choices=", ".join(FORMATS)), "format", 422
+        )
     return _package(kind, fmt, iter(()), f"{kind}-template")
 
 

@@ -15,6 +15,7 @@ from crm_host.api import Blueprint, abort, require
 from crm_host.db import session
 
 from . import services, transfer
+from .i18n import _
 from .schemas import CustomerFilter
 
 api_blp = Blueprint(
@@ -110,7 +111,7 @@ def import_file(form):
     require("customers.import")
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        abort(400, message="Send the file as the multipart/form-data field 'file'.")
+        abort(400, message=_("Send the file as the multipart/form-data field 'file'."))
     data = upload.stream.read(transfer.MAX_BYTES + 1)
     s = session()
     try:
@@ -124,7 +125,7 @@ def import_file(form):
     body = report.as_dict()
     if report.refused:
         s.rollback()
-        body["detail"] = f"Nothing was imported: {len(report.errors)} rows have errors."
+        body["detail"] = _("Nothing was imported: %(n)s rows have errors.", n=len(report.errors))
         return body, 422
     if form["mode"] == "validate":
         s.rollback()

@@ -421,9 +421,7 @@ def merge(customer_id):
             flash(_("No customer with the code %(code)s that you may see.", code=code), "warning")
     if request.method == "POST" and source is not None and request.form.get("confirm") == "1":
         try:
-            from crm_host.db import check_version
-
-            check_version(target, request.form.get("version"))
+            services.check_version(target, request.form.get("version"))
             services.merge(s, current_user, target, source)
             s.commit()
             flash(_("Merged."), "success")
