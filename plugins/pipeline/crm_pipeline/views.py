@@ -364,6 +364,7 @@ def deal(deal_id):
         received=sum((p.received_amount or 0 for p in pays), Decimal(0)),
         appointments=services.appointments(s, current_user, deal_id=d.id),
         owners=_all_owners(s) if has_permission(current_user, "pipeline.transfer") else [],
+        people=_all_owners(s),
         can_edit=has_permission(current_user, "pipeline.edit"),
         panels=record_panels(services.ENTITY, d, current_user),
         value_names={
