@@ -14,7 +14,7 @@ from sqlalchemy import inspect
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import NotFound, ServiceUnavailable
 
-from . import builtin, config, migrate
+from . import builtin, config, migrate, timezones
 from .api import Api, problem
 from .db import Database, close_session
 from .i18n import select_locale
@@ -105,7 +105,8 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
     dirs = [str(Path(__file__).parent / "translations")]
     dirs += [str(lp.translations_dir) for lp in plugins.plugins.values() if lp.translations_dir]
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(dirs)
-    Babel(app, locale_selector=select_locale)
+    Babel(app, locale_selector=select_locale, timezone_selector=timezones.select_timezone)
+    timezones.register(app)
 
     CSRFProtect(app)
     _init_login(app)

@@ -25,6 +25,8 @@ class LoginForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=255)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
     next = HiddenField()
+    #: The browser's time zone (filled in by crm.js), kept for a user who has none yet.
+    tz = HiddenField()
 
 
 class UserForm(FlaskForm):
@@ -95,3 +97,4 @@ class ProfileForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=64)])
     locale = SelectField(_l("Language"))
+    timezone = SelectField(_l("Time zone"))

@@ -129,6 +129,8 @@ class User(VersionedMixin, TimestampMixin, Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     locale: Mapped[str | None] = mapped_column(String(16))
+    #: IANA time zone name (``Asia/Taipei``); None: the organisation's CRM_TIMEZONE.
+    timezone: Mapped[str | None] = mapped_column(String(64))
     phone: Mapped[str | None] = mapped_column(String(64))
     department_id: Mapped[int | None] = mapped_column(
         ForeignKey("host_department.id", ondelete="SET NULL"), index=True

@@ -123,7 +123,7 @@ def update_user(session, user: User, **changes) -> User:
         )
         user.department_id = changes.get("department_id", user.department_id)
         user.supervisor_id = changes.get("supervisor_id", user.supervisor_id)
-    for key in ("locale", "phone"):
+    for key in ("locale", "phone", "timezone"):
         if key in changes:
             setattr(user, key, changes[key] or None)
     if "roles" in changes:

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask_babel import lazy_gettext as _l
 from marshmallow import fields, validate
 
 from .api import PageArgs
 from .contract import SCOPES
 from .security import MIN_PASSWORD_LENGTH
+from .timezones import is_valid as _is_timezone
+
+
+def _known_timezone(value):
+    if value is not None and not _is_timezone(value):
+        raise ma.ValidationError(_l("Unknown time zone: use a name such as Asia/Taipei."))
 
 
 class Strict(ma.Schema):
@@ -52,6 +59,7 @@ class UserSchema(ma.Schema):
     name = fields.String()
     phone = fields.String(allow_none=True)
     locale = fields.String(allow_none=True)
+    timezone = fields.String(allow_none=True)
     is_active = fields.Boolean()
     department_id = fields.Integer(allow_none=True)
     supervisor_id = fields.Integer(allow_none=True)
@@ -95,6 +103,7 @@ class UserUpdate(Strict):
     )
     phone = fields.String(allow_none=True, validate=validate.Length(max=64))
     locale = fields.String(allow_none=True, validate=validate.OneOf(["en", "zh_Hant", "zh_Hans"]))
+    timezone = fields.String(allow_none=True, validate=_known_timezone)
     department_id = fields.Integer(allow_none=True)
     supervisor_id = fields.Integer(allow_none=True)
     roles = fields.List(

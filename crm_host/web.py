@@ -23,6 +23,7 @@ from sqlalchemy import select, text
 from werkzeug.exceptions import HTTPException
 
 from . import notify as notify_bus
+from . import timezones
 from .api import public
 from .db import session as db_session
 from .db import utcnow
@@ -79,6 +80,9 @@ def login():
             db_session(), form.email.data, form.password.data, request.remote_addr
         )
         if user is not None:
+            if user.timezone is None and timezones.is_valid(form.tz.data):
+                user.timezone = form.tz.data  # the browser's zone, until they choose another
+                db_session().commit()
             session.clear()
             login_user(user)
             session.permanent = True
@@ -157,6 +161,8 @@ def profile():
     s = db_session()
     form = ProfileForm(obj=current_user)
     form.locale.choices = list(LANGUAGES.items())
+    form.timezone.choices = [("", _("Organisation default (%(tz)s)", tz=timezones.default_name()))]
+    form.timezone.choices += [(n, n.replace("_", " ")) for n in timezones.choices()]
     pw_form = PasswordForm(prefix="pw")
     token_form = TokenForm(prefix="tok")
     new_token = None
@@ -166,6 +172,7 @@ def profile():
             current_user.name = form.name.data.strip()
             current_user.phone = (form.phone.data or "").strip() or None
             current_user.locale = form.locale.data
+            current_user.timezone = form.timezone.data or None
             session["locale"] = form.locale.data
             s.commit()
             flash(_("Profile saved."), "success")

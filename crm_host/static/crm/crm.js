@@ -17,3 +17,10 @@ function crmInitCharts(root) {
 }
 document.addEventListener("DOMContentLoaded", function () { crmInitCharts(document); });
 document.addEventListener("htmx:afterSwap", function (evt) { crmInitCharts(evt.target); });
+
+// The browser's time zone goes with the sign-in form: a user who never chose one reads
+// times in it (crm_host/timezones.py).
+document.addEventListener("DOMContentLoaded", function () {
+  var tz = document.querySelector("input[name=tz]");
+  if (tz && window.Intl) { tz.value = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; }
+});
