@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, request, send_file, url_for
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from crm_host.api import Blueprint, abort, page_schema, paginate, refusals, require
@@ -429,10 +430,10 @@ def read_upload():
     request.max_content_length = envelope  # a body without a length stops at the limit too
     f = request.files.get("file")
     if f is None or not f.filename:
-        raise storage.UploadError("Choose a file to upload.")
+        raise storage.UploadError(_l("Choose a file to upload."))
     kind = request.form.get("kind") or "other"
     if kind not in DOCUMENT_KINDS:
-        raise storage.UploadError("Unknown kind of document.", field="kind")
+        raise storage.UploadError(_l("Unknown kind of document."), field="kind")
     return storage.accept_upload(f.stream, limit), f.filename, kind
 
 

@@ -151,7 +151,7 @@ def set_contact_days(session, days: dict) -> dict:
     for g in ("A", "B", "C"):
         v = days.get(g)
         if not isinstance(v, int) or not 1 <= v <= 366:
-            raise PipelineError("Contact frequency is a number of days from 1 to 366.", g)
+            raise PipelineError(_l("Contact frequency is a number of days from 1 to 366."), g)
         clean[g] = v
     set_setting(session, "contact_days", clean)
     return clean
@@ -166,13 +166,13 @@ def stages(session, active_only: bool = False) -> list[Stage]:
 
 def save_stage(session, user, data: dict, stage: Stage | None = None) -> Stage:
     if not has_permission(user, "pipeline.admin"):
-        raise PipelineError("Configuring stages needs 'pipeline.admin'.", status=403)
+        raise PipelineError(_l("Configuring stages needs 'pipeline.admin'."), status=403)
     code = (data.get("code") or (stage.code if stage else "")).strip().lower()
     if not code or len(code) > 32 or not code.replace("_", "").isalnum():
-        raise PipelineError("A code of letters, digits or _ (at most 32) is required.", "code")
+        raise PipelineError(_l("A code of letters, digits or _ (at most 32) is required."), "code")
     clash = session.scalar(select(Stage).where(Stage.code == code))
     if clash is not None and clash is not stage:
-        raise PipelineError(f"The stage code '{code}' is taken.", "code")
+        raise PipelineError(_l("The stage code “%(code)s” is taken.", code=code), "code")
     before = audit.snapshot(stage) if stage else None
     if stage is None:
         stage = Stage(code=code)
@@ -301,12 +301,12 @@ def _check_customer(session, user, customer_id, contact_id=None):
     customers = _customers()
     customer = customers.get_customer(session, user, customer_id)
     if customer is None:
-        raise PipelineError("Unknown customer, or one you may not see.", "customer_id")
+        raise PipelineError(_l("Unknown customer, or one you may not see."), "customer_id")
     contact = None
     if contact_id is not None:
         contact = customers.get_contact(session, user, contact_id)
         if contact is None or contact.customer_id != customer.id:
-            raise PipelineError("That contact does not belong to the customer.", "contact_id")
+            raise PipelineError(_l("That contact does not belong to the customer."), "contact_id")
     return customer, contact
 
 
@@ -327,7 +327,7 @@ def _fill_customer(deal: Deal, customer, contact) -> None:
 def _stage(session, stage_id) -> Stage:
     st = session.get(Stage, stage_id) if stage_id is not None else None
     if st is None or not st.is_active:
-        raise PipelineError("Unknown or inactive stage.", "stage_id")
+        raise PipelineError(_l("Unknown or inactive stage."), "stage_id")
     return st
 
 
@@ -335,30 +335,30 @@ def create_deal(session, user, data: dict) -> Deal:
     """A new deal in "tracking" (PIP-1), numbered, at the first stage unless one is given."""
     data = dict(data)
     if money(data.get("amount")) < 0:
-        raise PipelineError("The amount cannot be negative.", "amount")
+        raise PipelineError(_l("The amount cannot be negative."), "amount")
     owner = user
     if data.get("owner_id") not in (None, user.id):
         if not has_permission(user, "pipeline.transfer"):
             raise PipelineError(
-                "Creating a deal for someone else needs 'pipeline.transfer'.", status=403
+                _l("Creating a deal for someone else needs 'pipeline.transfer'."), status=403
             )
         owner = session.get(User, data["owner_id"])
         if owner is None or not owner.is_active:
-            raise PipelineError("Unknown or inactive owner.", "owner_id")
+            raise PipelineError(_l("Unknown or inactive owner."), "owner_id")
     customer = contact = None
     if data.get("customer_id") is not None:
         customer, contact = _check_customer(
             session, user, data["customer_id"], data.get("contact_id")
         )
     elif data.get("contact_id") is not None:
-        raise PipelineError("Choose the customer before its contact.", "contact_id")
+        raise PipelineError(_l("Choose the customer before its contact."), "contact_id")
     first = stages(session, active_only=True)
     if data.get("stage_id") is not None:
         stage = _stage(session, data["stage_id"])
     elif first:
         stage = first[0]
     else:
-        raise PipelineError("No stage is configured; ask an administrator.", "stage_id")
+        raise PipelineError(_l("No stage is configured; ask an administrator."), "stage_id")
     deal = Deal(
         name=data["name"].strip(),
         customer_id=customer.id if customer else None,
@@ -403,12 +403,12 @@ def update_deal(session, user, deal: Deal, data: dict) -> Deal:
     check_version(deal, data.get("version"))
     before = audit.snapshot(deal)
     if "amount" in data and money(data["amount"]) < 0:
-        raise PipelineError("The amount cannot be negative.", "amount")
+        raise PipelineError(_l("The amount cannot be negative."), "amount")
     if "customer_id" in data or "contact_id" in data:
         cid = data.get("customer_id", deal.customer_id)
         if cid is None:
             if deal.status in WON_STATUSES:
-                raise PipelineError("A won deal needs a customer.", "customer_id")
+                raise PipelineError(_l("A won deal needs a customer."), "customer_id")
             deal.customer_id = deal.contact_id = None
             _fill_customer(deal, None, None)
         else:
@@ -433,13 +433,13 @@ def update_deal(session, user, deal: Deal, data: dict) -> Deal:
     if "amount" in data:
         if _has_lines(session, deal):
             raise PipelineError(
-                "The amount of a deal with order lines is their total; change the lines.",
+                _l("The amount of a deal with order lines is their total; change the lines."),
                 "amount",
             )
         deal.amount = money(data["amount"])
     if "stage_id" in data and data["stage_id"] != deal.stage_id:
         if deal.status != "tracking":
-            raise PipelineError("Only a deal being tracked changes stage.", "stage_id", 409)
+            raise PipelineError(_l("Only a deal being tracked changes stage."), "stage_id", 409)
         stage = _stage(session, data["stage_id"])
         old = deal.stage.code if deal.stage else None
         deal.stage_id = stage.id
@@ -452,7 +452,7 @@ def update_deal(session, user, deal: Deal, data: dict) -> Deal:
     elif "lost_reason" in data and deal.status == "lost":
         deal.lost_reason = data["lost_reason"]
     if deal.contract_start and deal.contract_end and deal.contract_end < deal.contract_start:
-        raise PipelineError("The contract ends before it starts.", "contract_end")
+        raise PipelineError(_l("The contract ends before it starts."), "contract_end")
     session.flush()
     audit.record(session, ENTITY, deal, "update", before=before)
     return deal
@@ -461,22 +461,24 @@ def update_deal(session, user, deal: Deal, data: dict) -> Deal:
 def change_status(session, user, deal: Deal, status: str, lost_reason=None, audit_it=True):
     """tracking → won → completed, or tracking → lost with a reason (PIP-2)."""
     if status not in STATUSES:
-        raise PipelineError("Unknown status.", "status")
+        raise PipelineError(_l("Unknown status."), "status")
     if status not in TRANSITIONS[deal.status]:
         raise PipelineError(
-            f"A deal cannot go from '{deal.status}' to '{status}'.", "status", status=409
+            _l("A deal cannot go from “%(old)s” to “%(new)s”.", old=deal.status, new=status),
+            "status",
+            status=409,
         )
     before = audit.snapshot(deal) if audit_it else None
     old = deal.status
     if status == "won":
         if deal.customer_id is None:
-            raise PipelineError("A won deal needs a customer.", "customer_id")
+            raise PipelineError(_l("A won deal needs a customer."), "customer_id")
         deal.won_on = deal.won_on if old == "won" else today()
         deal.probability = 100
     elif status == "lost":
         reason = (lost_reason or "").strip()
         if not reason:
-            raise PipelineError("Say why the deal was lost.", "lost_reason")
+            raise PipelineError(_l("Say why the deal was lost."), "lost_reason")
         deal.lost_reason = reason[:500]
         deal.probability = 0
         deal.closed_on = today()
@@ -526,10 +528,10 @@ def transfer(session, user, deals: Iterable[Deal], to_owner_id: int, note: str =
     """Give deals (already checked to be within the user's scope) to another sales person
     (PIP-7); the history stays with the deal. Needs ``pipeline.transfer``."""
     if not has_permission(user, "pipeline.transfer"):
-        raise PipelineError("Handing deals over needs 'pipeline.transfer'.", status=403)
+        raise PipelineError(_l("Handing deals over needs 'pipeline.transfer'."), status=403)
     new_owner = session.get(User, to_owner_id)
     if new_owner is None or not new_owner.is_active:
-        raise PipelineError("Unknown or inactive owner.", "owner_id")
+        raise PipelineError(_l("Unknown or inactive owner."), "owner_id")
     moved = []
     for d in deals:
         if d.owner_id == new_owner.id:
@@ -576,10 +578,10 @@ def _move(session, user, d: Deal, new_owner: User, note: str = "", kind="transfe
 def urge(session, user, deal: Deal, message: str) -> Urge:
     """A leader urges a deal (PIP-8): logged on the deal, its owner notified."""
     if not has_permission(user, "pipeline.urge"):
-        raise PipelineError("Urging a deal needs 'pipeline.urge'.", status=403)
+        raise PipelineError(_l("Urging a deal needs 'pipeline.urge'."), status=403)
     message = (message or "").strip()
     if not message or len(message) > 2000:
-        raise PipelineError("A message of 1 to 2000 characters is required.", "message")
+        raise PipelineError(_l("A message of 1 to 2000 characters is required."), "message")
     u = Urge(deal_id=deal.id, user_id=user.id, owner_id=deal.owner_id, message=message)
     session.add(u)
     _event(session, deal, user, "urge", None, None, message)
@@ -702,20 +704,20 @@ def create_activity(session, user, data: dict) -> Activity:
     if data.get("deal_id") is not None:
         deal = get_deal(session, user, data["deal_id"])
         if deal is None:
-            raise PipelineError("Unknown deal, or one you may not see.", "deal_id")
+            raise PipelineError(_l("Unknown deal, or one you may not see."), "deal_id")
     customer_id = data.get("customer_id") or (deal.customer_id if deal else None)
     if customer_id is None:
-        raise PipelineError("An activity is with a customer.", "customer_id")
+        raise PipelineError(_l("An activity is with a customer."), "customer_id")
     customer, _ = _check_customer(session, user, customer_id)
     if deal is not None and deal.customer_id not in (None, customer.id):
-        raise PipelineError("That deal is with another customer.", "deal_id")
+        raise PipelineError(_l("That deal is with another customer."), "deal_id")
     if data["kind"] not in ACTIVITY_KINDS:
-        raise PipelineError("Unknown kind of activity.", "kind")
+        raise PipelineError(_l("Unknown kind of activity."), "kind")
     status = data.get("status") or (
         "done" if data.get("done_at") or data.get("result") else "planned"
     )
     if status not in ACTIVITY_STATUSES:
-        raise PipelineError("Unknown activity status.", "status")
+        raise PipelineError(_l("Unknown activity status."), "status")
     a = Activity(
         customer_id=customer.id,
         deal_id=deal.id if deal else None,
@@ -729,9 +731,9 @@ def create_activity(session, user, data: dict) -> Activity:
     if status == "done":
         a.done_at = data.get("done_at") or utcnow()
         if a.done_at > utcnow() + timedelta(minutes=5):
-            raise PipelineError("A done activity cannot be in the future.", "done_at")
+            raise PipelineError(_l("A done activity cannot be in the future."), "done_at")
     elif a.planned_at is None:
-        raise PipelineError("A planned activity needs a date.", "planned_at")
+        raise PipelineError(_l("A planned activity needs a date."), "planned_at")
     session.add(a)
     session.flush()
     audit.record(session, "pipeline.activity", a, "create")
@@ -759,7 +761,7 @@ def update_activity(session, user, a: Activity, data: dict) -> Activity:
             setattr(a, f, data[f])
     if data.get("status") and data["status"] != a.status:
         if data["status"] not in ACTIVITY_STATUSES:
-            raise PipelineError("Unknown activity status.", "status")
+            raise PipelineError(_l("Unknown activity status."), "status")
         a.status = data["status"]
         if a.status == "done":
             a.done_at = data.get("done_at") or utcnow()
@@ -842,7 +844,9 @@ def _users(session, ids) -> list[User]:
     for uid in dict.fromkeys(ids or ()):
         u = session.get(User, uid)
         if u is None or not u.is_active:
-            raise PipelineError(f"Unknown or inactive user: {uid}.", "remind_user_ids")
+            raise PipelineError(
+                _l("Unknown or inactive user: %(uid)s.", uid=uid), "remind_user_ids"
+            )
         users.append(u)
     return users
 
@@ -852,13 +856,13 @@ def create_appointment(session, user, data: dict) -> Appointment:
     if data.get("deal_id") is not None:
         deal = get_deal(session, user, data["deal_id"])
         if deal is None:
-            raise PipelineError("Unknown deal, or one you may not see.", "deal_id")
+            raise PipelineError(_l("Unknown deal, or one you may not see."), "deal_id")
     customer_id = data.get("customer_id") or (deal.customer_id if deal else None)
     if customer_id is not None:
         _check_customer(session, user, customer_id)
     starts = data["starts_at"]
     if data.get("ends_at") is not None and data["ends_at"] < starts:
-        raise PipelineError("The appointment ends before it starts.", "ends_at")
+        raise PipelineError(_l("The appointment ends before it starts."), "ends_at")
     minutes = data.get("remind_minutes", 30)
     remind = _users(session, data.get("remind_user_ids") or [user.id])
     a = Appointment(
@@ -907,7 +911,7 @@ def update_appointment(session, user, a: Appointment, data: dict) -> Appointment
         if f in data:
             setattr(a, f, data[f])
     if a.ends_at is not None and a.ends_at < a.starts_at:
-        raise PipelineError("The appointment ends before it starts.", "ends_at")
+        raise PipelineError(_l("The appointment ends before it starts."), "ends_at")
     if "remind_user_ids" in data:
         users = _users(session, data["remind_user_ids"])
         a.attendees = [AppointmentAttendee(user_id=u.id) for u in users]
@@ -1043,7 +1047,7 @@ def _safe_url(url_for, endpoint, **kw):
 
 def add_competitor(session, user, deal: Deal, data: dict) -> Competitor:
     if data.get("price") is not None and money(data["price"]) < 0:
-        raise PipelineError("The price cannot be negative.", "price")
+        raise PipelineError(_l("The price cannot be negative."), "price")
     c = Competitor(
         deal_id=deal.id,
         **{k: data.get(k) for k in ("name", "strategy", "strengths", "weaknesses", "price")},
@@ -1070,7 +1074,7 @@ def delete_competitor(session, user, c: Competitor) -> None:
 def add_document(session, user, deal: Deal, upload, filename: str, kind: str, storage) -> Document:
     """Store an accepted upload (see storage.accept_upload) and record it on the deal."""
     if kind not in DOCUMENT_KINDS:
-        raise PipelineError("Unknown kind of document.", "kind")
+        raise PipelineError(_l("Unknown kind of document."), "kind")
     name = (filename or "").replace("\\", "/").rsplit("/", 1)[
         -1
     ].strip() or f"document.{upload.extension}"
@@ -1114,7 +1118,7 @@ def delete_document(session, user, doc: Document, storage) -> None:
 def _require_won(deal: Deal):
     if deal.status not in WON_STATUSES:
         raise PipelineError(
-            "Order lines, deliveries and payments belong to won deals.", "status", 409
+            _l("Order lines, deliveries and payments belong to won deals."), "status", 409
         )
 
 
@@ -1138,11 +1142,11 @@ def add_line(session, user, deal: Deal, data: dict) -> OrderLine:
         Decimal(str(data.get("discount") or 0)),
     )
     if q <= 0:
-        raise PipelineError("The quantity must be more than zero.", "quantity")
+        raise PipelineError(_l("The quantity must be more than zero."), "quantity")
     if price < 0:
-        raise PipelineError("The unit price cannot be negative.", "unit_price")
+        raise PipelineError(_l("The unit price cannot be negative."), "unit_price")
     if not 0 <= disc <= 100:
-        raise PipelineError("The discount is a percentage from 0 to 100.", "discount")
+        raise PipelineError(_l("The discount is a percentage from 0 to 100."), "discount")
     line = OrderLine(
         deal_id=deal.id,
         product=data["product"].strip(),
@@ -1212,7 +1216,7 @@ def add_payment(session, user, deal: Deal, data: dict) -> Payment:
     _require_won(deal)
     amount = money(data["amount"])
     if amount <= 0:
-        raise PipelineError("A planned payment is more than zero.", "amount")
+        raise PipelineError(_l("A planned payment is more than zero."), "amount")
     p = Payment(deal_id=deal.id, due_on=data["due_on"], amount=amount, note=data.get("note"))
     session.add(p)
     session.flush()
@@ -1225,7 +1229,7 @@ def receive_payment(session, user, p: Payment, data: dict) -> Payment:
     before = audit.snapshot(p)
     amt = data.get("received_amount")
     if amt is not None and money(amt) < 0:
-        raise PipelineError("A received amount cannot be negative.", "received_amount")
+        raise PipelineError(_l("A received amount cannot be negative."), "received_amount")
     if "received_on" in data:
         p.received_on = data["received_on"]
     if "received_amount" in data:
@@ -1296,7 +1300,7 @@ def period_start(kind: str, day: date) -> date:
         return day.replace(day=1)
     if kind == "quarter":
         return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-    raise PipelineError("The period is a month or a quarter.", "period_kind")
+    raise PipelineError(_l("The period is a month or a quarter."), "period_kind")
 
 
 def period_end(kind: str, start: date) -> date:
@@ -1314,21 +1318,21 @@ def period_label(kind: str, start: date) -> str:
 def set_target(session, user, data: dict) -> Target:
     """Set (or replace) a person's or a department's target for a month or a quarter."""
     if not has_permission(user, "pipeline.targets"):
-        raise PipelineError("Setting targets needs 'pipeline.targets'.", status=403)
+        raise PipelineError(_l("Setting targets needs 'pipeline.targets'."), status=403)
     kind = data["period_kind"]
     if kind not in PERIOD_KINDS:
-        raise PipelineError("The period is a month or a quarter.", "period_kind")
+        raise PipelineError(_l("The period is a month or a quarter."), "period_kind")
     start = period_start(kind, data["period_start"])
     uid, did = data.get("user_id"), data.get("department_id")
     if (uid is None) == (did is None):
-        raise PipelineError("A target is for one person or one department.", "user_id")
+        raise PipelineError(_l("A target is for one person or one department."), "user_id")
     if uid is not None and session.get(User, uid) is None:
-        raise PipelineError("Unknown user.", "user_id")
+        raise PipelineError(_l("Unknown user."), "user_id")
     if did is not None and session.get(Department, did) is None:
-        raise PipelineError("Unknown department.", "department_id")
+        raise PipelineError(_l("Unknown department."), "department_id")
     amount = money(data["amount"])
     if amount < 0:
-        raise PipelineError("A target cannot be negative.", "amount")
+        raise PipelineError(_l("A target cannot be negative."), "amount")
     t = session.scalar(
         select(Target).where(
             Target.period_kind == kind,

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from flask_babel import lazy_gettext as _l
+
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 CHUNK = 64 * 1024
 
@@ -115,7 +117,7 @@ def read_limited(stream: BinaryIO, max_bytes: int) -> tuple[BinaryIO, int, str]:
 
 
 def too_large_message(max_bytes: int) -> str:
-    return f"The file is larger than the limit of {max_bytes // (1024 * 1024)} MiB."
+    return _l("The file is larger than the limit of %(n)s MiB.", n=max_bytes // (1024 * 1024))
 
 
 # Types allowed by default: (content type, extension).
@@ -198,14 +200,14 @@ def accept_upload(
     file, size, sha = read_limited(stream, max_bytes)
     if size == 0:
         file.close()
-        raise UploadError("The file is empty.")
+        raise UploadError(_l("The file is empty."))
     head = file.read(4096)
     file.seek(0)
     kind = sniff(head, file)
     if kind is None or kind[0] not in allowed:
         file.close()
         raise UploadError(
-            "This type of file is not accepted (allowed: PDF, Office documents, images, text)."
+            _l("This type of file is not accepted (allowed: PDF, Office documents, images, text).")
         )
     return Upload(file=file, size=size, sha256=sha, content_type=kind[0], extension=kind[1])
 

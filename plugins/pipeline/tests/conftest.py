@@ -7,7 +7,21 @@ from crm_host import people
 
 @pytest.fixture
 def crm_config(tmp_path):
-    return {"CRM_DISCOVER_PLUGINS": True, "CRM_PIPELINE_STORAGE_DIR": str(tmp_path / "files")}
+    # Only this module and its dependency: other plugins being written in the same tree
+    # must not decide whether these tests pass (CRM_PIPELINE_TEST_DISCOVER=1 loads them all).
+    import os
+
+    if os.environ.get("CRM_PIPELINE_TEST_DISCOVER"):
+        plugins = {"CRM_DISCOVER_PLUGINS": True}
+    else:
+        plugins = {
+            "CRM_DISCOVER_PLUGINS": False,
+            "CRM_EXTRA_PLUGINS": {
+                "customers": "crm_customers.plugin",
+                "pipeline": "crm_pipeline.plugin",
+            },
+        }
+    return {**plugins, "CRM_PIPELINE_STORAGE_DIR": str(tmp_path / "files")}
 
 
 @pytest.fixture
