@@ -681,7 +681,9 @@ def test_disable_removes_api_menus_panels_and_keeps_data(api, team, crm_app, log
     c = new_customer(a)
     d = new_deal(a, customer_id=c["id"])
     web = login(team["alice"])
-    assert 'href="/pipeline/"' in web.get("/").get_data(as_text=True)
+    dash = web.get("/").get_data(as_text=True)
+    assert 'href="/pipeline/"' in dash and "Sales funnel" in dash
+    assert "ERP rollout" in web.get("/search?q=ERP").get_data(as_text=True)
     # customers cannot be disabled under pipeline
     import pytest
 
@@ -691,7 +693,9 @@ def test_disable_removes_api_menus_panels_and_keeps_data(api, team, crm_app, log
     assert a.get("/api/v1/deals").status_code == 404
     assert a.get(f"/api/v1/deals/{d['id']}").status_code == 404
     assert web.get("/pipeline/").status_code == 404
-    assert 'href="/pipeline/"' not in web.get("/").get_data(as_text=True)
+    dash = web.get("/").get_data(as_text=True)
+    assert 'href="/pipeline/"' not in dash and "Sales funnel" not in dash  # menus, widgets
+    assert "ERP rollout" not in web.get("/search?q=ERP").get_data(as_text=True)  # search
     page = web.get(f"/customers/{c['id']}").get_data(as_text=True)
     assert "pipeline.deals" not in page
     assert "/api/v1/deals" not in a.get("/api/openapi.json").get_data(as_text=True)
