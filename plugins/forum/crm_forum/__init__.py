@@ -1,0 +1,1 @@
+"""Forum: a CRM plugin."""
