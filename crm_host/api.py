@@ -30,6 +30,8 @@ from flask_smorest import abort  # noqa: F401  (re-exported for plugins)
 from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
 
+from .i18n import gettext as _
+
 PROBLEM = "application/problem+json"
 
 
@@ -44,7 +46,7 @@ def require(permission: str) -> None:
     from .security import has_permission
 
     if not has_permission(current_user, permission):
-        abort(403, message=f"You need the permission '{permission}'.")
+        abort(403, message=_("You need the permission '%(p)s'.", p=permission))
 
 
 @contextmanager
@@ -238,9 +240,15 @@ def parse_sort(sort: str | None, sortable: dict, default: list | None = None) ->
         if col is None:
             abort(
                 422,
-                message="Unknown sort field.",
+                message=_("Unknown sort field."),
                 errors={
-                    "sort": [f"Cannot sort by '{key}'. Allowed: {', '.join(sorted(sortable))}."]
+                    "sort": [
+                        _(
+                            "Cannot sort by '%(key)s'. Allowed: %(allowed)s.",
+                            key=key,
+                            allowed=", ".join(sorted(sortable)),
+                        )
+                    ]
                 },
             )
         clauses.append(col.desc() if desc else col.asc())

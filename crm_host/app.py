@@ -17,7 +17,7 @@ from werkzeug.exceptions import NotFound, ServiceUnavailable
 from . import builtin, config, migrate, timezones
 from .api import Api, problem
 from .db import Database, close_session
-from .i18n import select_locale
+from .i18n import gettext, select_locale
 from .plugins import PluginHost
 
 log = logging.getLogger(__name__)
@@ -170,8 +170,10 @@ def _stale_data(exc):
     session().rollback()
     return current_app.extensions["crm"].api.handle_http_exception(
         Conflict(
-            "This record was changed by someone else at the same moment. Reload it and apply "
-            "your change again."
+            gettext(
+                "This record was changed by someone else at the same moment. Reload it and "
+                "apply your change again."
+            )
         )
     )
 

@@ -84,14 +84,22 @@ class VersionedMixin:
 
 def check_version(record, supplied) -> None:
     """Refuse an edit made on a stale copy (HTTP 409)."""
+    from .i18n import gettext as _
+
     try:
         supplied = int(supplied)
     except (TypeError, ValueError):
-        raise Conflict("The record's current 'version' must be sent with every change.") from None
+        raise Conflict(
+            _("The record's current 'version' must be sent with every change.")
+        ) from None
     if supplied != record.version:
         raise Conflict(
-            f"This record was changed by someone else (your version {supplied}, "
-            f"current version {record.version}). Reload it and apply your change again."
+            _(
+                "This record was changed by someone else (your version %(yours)s, current "
+                "version %(current)s). Reload it and apply your change again.",
+                yours=supplied,
+                current=record.version,
+            )
         )
 
 

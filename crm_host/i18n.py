@@ -42,8 +42,18 @@ def select_locale() -> str:
     return current_app.config.get("CRM_DEFAULT_LOCALE", "en")
 
 
+def gettext(text: str, **variables) -> str:
+    """``text`` in the reader's language during a request, else English, with its named
+    ``%(x)s`` placeholders filled: for messages of code that also runs in the CLI/worker."""
+    if has_request_context():
+        from flask_babel import gettext as babel_gettext
+
+        return babel_gettext(text, **variables)
+    return text % variables if variables else text
+
+
 def html_lang(locale: str) -> str:
     return {"zh_Hant": "zh-Hant", "zh_Hans": "zh-Hans"}.get(locale, "en")
 
 
-__all__ = ["LANGUAGES", "select_locale", "html_lang", "_l"]
+__all__ = ["LANGUAGES", "select_locale", "html_lang", "gettext", "_l"]

@@ -10,11 +10,10 @@ from decimal import Decimal
 
 from flask import current_app, g
 from sqlalchemy import column, delete, func, or_, select, table, text, union, update
-from werkzeug.exceptions import Conflict
 
 from crm_host import audit, numbering
 from crm_host.api import page_of
-from crm_host.db import utcnow
+from crm_host.db import check_version, utcnow  # noqa: F401  (services.check_version)
 from crm_host.models import User
 from crm_host.security import has_permission, in_scope, scope_filter
 
@@ -93,28 +92,6 @@ class CustomerError(ValueError):
         super().__init__(message)
         self.field = field
         self.status = status
-
-
-def check_version(record, supplied) -> None:
-    """Refuse an edit made on a stale copy (HTTP 409), as ``crm_host.db.check_version`` does,
-    in the reader's language."""
-    try:
-        supplied = int(supplied)
-    except (TypeError, ValueError):
-        raise Conflict(
-            str(_l("The record's current 'version' must be sent with every change."))
-        ) from None
-    if supplied != record.version:
-        raise Conflict(
-            str(
-                _l(
-                    "This record was changed by someone else (your version %(yours)s, current "
-                    "version %(current)s). Reload it and apply your change again.",
-                    yours=supplied,
-                    current=record.version,
-                )
-            )
-        )
 
 
 # --- Settings and categories -------------------------------------------------------------
