@@ -245,7 +245,7 @@ def index():
         owners=_owners(s),
         labels=labels(),
         statuses=STATUSES,
-        today=date.today(),
+        today=_local_today(),
     )
 
 
@@ -376,8 +376,8 @@ def deal(deal_id):
         doc_kinds=DOCUMENT_KINDS,
         contract_form=CONTRACT_FORM,
         max_upload_mib=int(_max_upload() / 1024 / 1024),
-        today=date.today(),
-        default_when=(datetime.now(timezone.utc) + timedelta(days=1)).strftime("%Y-%m-%dT10:00"),
+        today=_local_today(),
+        default_when=_default_when(),
     )
 
 
@@ -447,11 +447,31 @@ def add_activity(deal_id):
 
 
 def _local_dt(value):
-    """A ``datetime-local`` form value, read as UTC (the browser sends no zone)."""
+    """A ``datetime-local`` form value, in the reader's time zone, as aware UTC (ISO)."""
     if not value:
         return None
-    v = datetime.fromisoformat(value)
-    return (v if v.tzinfo else v.replace(tzinfo=timezone.utc)).isoformat()
+    from crm_host.timezones import from_local
+
+    try:
+        v = datetime.fromisoformat(value)
+    except ValueError:
+        return value  # the schema says why it is not a date
+    if v.tzinfo is not None:
+        return v.isoformat()
+    return from_local(v.date(), v.time()).isoformat()
+
+
+def _local_today():
+    from crm_host.timezones import local_today
+
+    return local_today()
+
+
+def _default_when() -> str:
+    """Tomorrow 10:00 in the reader's zone, for ``datetime-local`` inputs."""
+    from crm_host.timezones import local_today
+
+    return (local_today() + timedelta(days=1)).strftime("%Y-%m-%dT10:00")
 
 
 def _activity_data(deal=None):
@@ -820,7 +840,7 @@ def activities():
         days=services.contact_days(s),
         now=now,
         all_owners=_all_owners(s),
-        default_when=(now + timedelta(days=1)).strftime("%Y-%m-%dT10:00"),
+        default_when=_default_when(),
     )
 
 
