@@ -974,19 +974,23 @@ def send_due_reminders(session, now: datetime | None = None) -> int:
         users = [session.get(User, uid) for uid in a.remind_user_ids] or [
             session.get(User, a.owner_id)
         ]
-        when = a.starts_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        notify(
-            session,
-            "pipeline.reminder",
-            f"Reminder: {a.subject} at {when}",
-            "\n".join(x for x in (a.location, a.notes) if x),
-            users=users,
-            data={
-                "appointment_id": a.id,
-                "deal_id": a.deal_id,
-                "starts_at": a.starts_at.isoformat(),
-            },
-        )
+        from crm_host.timezones import to_local, user_zone
+
+        for u in users:  # one message each: the time is written in the recipient's zone
+            local = to_local(a.starts_at, u)
+            when = f"{local:%Y-%m-%d %H:%M} ({user_zone(u).key})"
+            notify(
+                session,
+                "pipeline.reminder",
+                f"Reminder: {a.subject} at {when}",
+                "\n".join(x for x in (a.location, a.notes) if x),
+                users=[u],
+                data={
+                    "appointment_id": a.id,
+                    "deal_id": a.deal_id,
+                    "starts_at": a.starts_at.isoformat(),
+                },
+            )
         sent += 1
     return sent
 
