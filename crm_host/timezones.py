@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from flask import current_app, has_request_context
+from flask import current_app, has_app_context, has_request_context
 from flask_login import current_user
 
 UTC = timezone.utc
@@ -46,7 +46,8 @@ def choices() -> list[str]:
 
 
 def default_name() -> str:
-    name = current_app.config.get("CRM_TIMEZONE") or "UTC"
+    """The organisation's zone (``CRM_TIMEZONE``); UTC outside an application."""
+    name = (current_app.config.get("CRM_TIMEZONE") if has_app_context() else None) or "UTC"
     return name if is_valid(name) else "UTC"
 
 
@@ -106,4 +107,5 @@ def register(app) -> None:
     app.add_template_filter(lambda v: _format(v, "%H:%M"), "hm")
     app.add_template_filter(lambda v: _format(v, "%m-%d %H:%M"), "short_dt")
     app.add_template_global(local_today, "local_today")
+    app.add_template_global(to_local, "to_local")
     app.add_template_global(select_timezone, "tz_name")

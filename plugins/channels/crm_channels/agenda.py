@@ -16,6 +16,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from sqlalchemy import and_, or_, select
 
 from crm_host import notify as bus
+from crm_host import timezones
 from crm_host.db import utcnow
 
 from .models import CalendarEntry, CalendarFeed
@@ -32,7 +33,9 @@ MAX_SPAN = timedelta(days=400)
 # --- Own entries -------------------------------------------------------------------------
 
 
-def _aware(value, field: str) -> datetime:
+def _aware(value, field: str, tz=timezone.utc, all_day: bool = False) -> datetime:
+    """An aware UTC datetime. A value without a zone is the user's local time (``tz``); an
+    all-day entry keeps its calendar date (stored as midnight UTC, shown without a zone)."""
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value.strip())
@@ -42,10 +45,15 @@ def _aware(value, field: str) -> datetime:
         value = datetime.combine(value, time(0), tzinfo=timezone.utc)
     if not isinstance(value, datetime):
         raise ChannelsError("A date and time is required.", field)
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+    if all_day:
+        return datetime.combine(value.date(), time(0), tzinfo=timezone.utc)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=tz)
+    return value.astimezone(timezone.utc)
 
 
-def clean_entry(data: dict) -> dict:
+def clean_entry(data: dict, tz=timezone.utc) -> dict:
+    """The checked fields of an own entry; times without a zone are in ``tz`` (the user's)."""
     title = (data.get("title") or "").strip()
     if not title:
         raise ChannelsError("A title is required.", "title")
@@ -56,13 +64,9 @@ def clean_entry(data: dict) -> dict:
         raise ChannelsError(f"Choose one of: {', '.join(KINDS)}.", "kind")
     if data.get("start") in (None, ""):
         raise ChannelsError("A start is required.", "start")
-    start = _aware(data.get("start"), "start")
-    end = _aware(data["end"], "end") if data.get("end") not in (None, "") else None
     all_day = bool(data.get("all_day"))
-    if all_day:
-        start = start.replace(hour=0, minute=0, second=0, microsecond=0)
-        if end is not None:
-            end = end.replace(hour=0, minute=0, second=0, microsecond=0)
+    start = _aware(data.get("start"), "start", tz, all_day)
+    end = _aware(data["end"], "end", tz, all_day) if data.get("end") not in (None, "") else None
     if end is not None and end < start:
         raise ChannelsError("The end is before the start.", "end")
     remind = data.get("remind_minutes")
@@ -90,7 +94,7 @@ def clean_entry(data: dict) -> dict:
 
 
 def create_entry(session, user, data: dict) -> CalendarEntry:
-    e = CalendarEntry(user_id=user.id, **clean_entry(data))
+    e = CalendarEntry(user_id=user.id, **clean_entry(data, timezones.user_zone(user)))
     session.add(e)
     session.flush()
     return e
@@ -104,7 +108,7 @@ def get_entry(session, user, entry_id: int) -> CalendarEntry:
 
 
 def update_entry(session, user, entry: CalendarEntry, data: dict) -> CalendarEntry:
-    for k, v in clean_entry(data).items():
+    for k, v in clean_entry(data, timezones.user_zone(user)).items():
         setattr(entry, k, v)
     entry.reminded_at = None if entry.start_at > utcnow() else entry.reminded_at
     return entry
@@ -225,8 +229,10 @@ def by_day(evs: list[dict], first: date, last: date, tz=timezone.utc) -> dict[da
         days[d] = []
         d += timedelta(days=1)
     for ev in evs:
-        s = ev["start"].astimezone(tz).date()
-        e = (ev["end"].astimezone(tz) - timedelta(seconds=1)).date() if ev["end"] else s
+        # An all-day event is a calendar date (midnight UTC by convention), in every zone.
+        zone = timezone.utc if ev["all_day"] else tz
+        s = ev["start"].astimezone(zone).date()
+        e = (ev["end"].astimezone(zone) - timedelta(seconds=1)).date() if ev["end"] else s
         if ev["all_day"] and ev["end"] and ev["end"] <= ev["start"] + timedelta(days=1):
             e = s
         d = max(s, first)
@@ -330,10 +336,11 @@ def send_reminders(session, now=None, runtime=None) -> int:
         if e.start_at - timedelta(minutes=e.remind_minutes) > now:
             continue
         user = session.get(User, e.user_id)
+        local = timezones.to_local(e.start_at, user)  # the reader's clock, with its zone
         when = (
             e.start_at.strftime("%Y-%m-%d")
             if e.all_day
-            else e.start_at.strftime("%Y-%m-%d %H:%M UTC")
+            else f"{local:%Y-%m-%d %H:%M} ({timezones.user_zone(user).key})"
         )
         bus.notify(
             session,
@@ -341,7 +348,7 @@ def send_reminders(session, now=None, runtime=None) -> int:
             f"{e.title} · {when}",
             (e.location or "") + ("\n" if e.location else "") + (e.description or ""),
             users=[user],
-            data={"url": f"/channels/calendar?day={e.start_at.date()}"},
+            data={"url": f"/channels/calendar?day={(e.start_at if e.all_day else local).date()}"},
             runtime=runtime,
         )
         e.reminded_at = now

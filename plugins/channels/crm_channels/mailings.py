@@ -32,6 +32,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import case, func, select
 
 from crm_host import notify as bus
+from crm_host import timezones
 from crm_host.db import utcnow
 from crm_host.models import OutboxMessage, User
 from crm_host.security import has_permission
@@ -231,7 +232,9 @@ def validate(runtime, user, data: dict) -> dict:
         except ValueError:
             raise ChannelsError("The sending time is not a date and time.", "send_at") from None
     if send_at and send_at.tzinfo is None:
-        send_at = send_at.replace(tzinfo=timezone.utc)
+        send_at = send_at.replace(tzinfo=timezones.user_zone())  # as typed: the sender's clock
+    if send_at:
+        send_at = send_at.astimezone(timezone.utc)
     params = data.get("params") or {}
     if not isinstance(params, dict):
         raise ChannelsError("The audience parameters are an object.", "params")

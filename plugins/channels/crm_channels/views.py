@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from crm_host import timezones
 from crm_host.api import public
 from crm_host.db import session
 from crm_host.notify import current_runtime, notify
@@ -169,9 +170,9 @@ def inbox_read_all():
 def _day_arg() -> date:
     raw = request.args.get("day") or ""
     try:
-        return date.fromisoformat(raw) if raw else datetime.now(timezone.utc).date()
+        return date.fromisoformat(raw) if raw else timezones.local_today()
     except ValueError:
-        return datetime.now(timezone.utc).date()
+        return timezones.local_today()
 
 
 def _entry_form_data(form) -> dict:
@@ -200,6 +201,11 @@ def _entry_form_data(form) -> dict:
         "description": form.get("description"),
         "remind_minutes": form.get("remind_minutes"),
     }
+
+
+def _entry_day(e) -> date:
+    """The calendar day an entry is on, for the reader (all-day entries have no zone)."""
+    return e.start_at.date() if e.all_day else timezones.to_local(e.start_at).date()
 
 
 def _is_date(v: str) -> bool:
@@ -232,17 +238,17 @@ def calendar():
                 e = agenda.create_entry(s, current_user, data)
             s.commit()
             flash(_("Saved: %(t)s", t=e.title), "success")
-            return redirect(url_for("channels.calendar", view=view, day=e.start_at.date()), 303)
+            return redirect(url_for("channels.calendar", view=view, day=_entry_day(e)), 303)
         except Err as exc:
             s.rollback()
             if exc.status == 404:
                 abort(404)
             errors = {exc.field or "title": [str(exc)]}
     first, last = agenda.span(view, day)
-    start = datetime.combine(first, datetime.min.time(), tzinfo=timezone.utc)
-    end = datetime.combine(last, datetime.min.time(), tzinfo=timezone.utc)
+    # The reader's days: from their local midnight to local midnight.
+    start, end = timezones.from_local(first), timezones.from_local(last)
     evs = agenda.events(s, current_runtime(), current_user, start, end)
-    days = agenda.by_day(evs, first, last)
+    days = agenda.by_day(evs, first, last, timezones.user_zone())
     prev_day, next_day = agenda.nav(view, day)
     token = agenda.feed_token(s, current_user, create=False)
     edit = None
@@ -255,7 +261,7 @@ def calendar():
         "crm_channels/calendar.html",
         view=view,
         day=day,
-        today=datetime.now(timezone.utc).date(),
+        today=timezones.local_today(),
         days=days,
         first=first,
         last=last,
@@ -280,7 +286,7 @@ def calendar_delete(entry_id):
         e = agenda.get_entry(s, current_user, entry_id)
     except Err:
         abort(404)
-    day = e.start_at.date()
+    day = _entry_day(e)
     agenda.delete_entry(s, current_user, e)
     s.commit()
     flash(_("Calendar entry deleted."), "success")

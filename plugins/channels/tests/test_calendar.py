@@ -161,3 +161,41 @@ def test_reminders_go_through_the_bus(channels, api, make_user, deliver, crm_app
     deliver()
     items = client.get("/api/v1/inbox").get_json()["items"]
     assert len(items) == 1 and items[0]["subject"].startswith("Call Acme")
+
+
+def test_times_are_the_readers_local_time(channels, login, api, make_user, crm_db):
+    """A user in Taipei (UTC+8) types 09:30: stored 01:30 UTC, shown 09:30 on the calendar,
+    01:30Z in the iCalendar feed; an all-day entry stays on its date in every zone."""
+    from crm_channels.models import CalendarEntry
+    from sqlalchemy import select
+
+    from crm_host.models import User
+
+    user = make_user("sales")
+    web = login(user)
+    crm_db.get(User, user.id).timezone = "Asia/Taipei"
+    crm_db.commit()
+    day = "2026-12-01"
+    form = {"title": "早會 Stand-up", "kind": "meeting", "date": day,
+            "start_time": "09:30", "end_time": "10:00"}  # fmt: skip
+    assert web.post_form(f"/channels/calendar?day={day}", form).status_code == 303
+    assert web.post_form(f"/channels/calendar?day={day}",
+                         {"title": "公司旅遊", "date": day, "all_day": "on"}).status_code == 303  # fmt: skip
+    crm_db.expire_all()
+    rows = {e.title: e for e in crm_db.scalars(select(CalendarEntry))}
+    start = rows["早會 Stand-up"].start_at.astimezone(timezone.utc)
+    assert start == datetime(2026, 12, 1, 1, 30, tzinfo=timezone.utc)
+    page = web.get(f"/channels/calendar?view=day&day={day}").get_data(as_text=True)
+    assert "09:30" in page and "01:30" not in page and "Asia/Taipei" in page
+    assert "公司旅遊" in page
+    # Events from other modules are converted the same way; the API keeps UTC with offsets.
+    evs = api(user).get("/api/v1/calendar/events",
+                        query_string={"start": "2026-11-30T00:00:00+00:00",
+                                      "end": "2026-12-02T00:00:00+00:00"}).get_json()  # fmt: skip
+    by_title = {e["title"]: e for e in evs}
+    assert by_title["早會 Stand-up"]["start"].startswith("2026-12-01T01:30")
+    # The same user in UTC sees 01:30.
+    crm_db.get(User, user.id).timezone = "UTC"
+    crm_db.commit()
+    page = web.get(f"/channels/calendar?view=day&day={day}").get_data(as_text=True)
+    assert "01:30" in page
