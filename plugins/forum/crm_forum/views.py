@@ -124,6 +124,7 @@ def new():
         except (Err, storage.UploadError) as exc:
             s.rollback()
             errors[getattr(exc, "field", None) or "_"] = str(exc)
+            status = exc.status if exc.status in (403, 413) else 422
             flash(str(exc), "danger")
     link_label = None
     found = services.visible_record(s, current_user, data.get("link_entity"), data.get("link_id"))
@@ -131,7 +132,7 @@ def new():
         link_label = services.record_label(*found)
     return render_template("crm_forum/form.html", topic=None, data=data, categories=cats,
                            errors=errors, links=_link_choices(), link_label=link_label), (
-        422 if errors else 200)
+        status if errors else 200)
 
 
 @bp.get("/lookup")
