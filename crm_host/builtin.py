@@ -125,7 +125,7 @@ def _log_send(message) -> None:
 
 @hookimpl
 def crm_notification_channels():
-    return [Channel("log", _l("Server log (development)"), _log_send)]
+    return [Channel("log", _l("Server log (development)"), _log_send, personal=False)]
 
 
 @hookimpl

@@ -143,6 +143,9 @@ class Channel:
     send: Callable[[Message], None]
     #: Max attempts before the message is marked dead.
     max_attempts: int = 6
+    #: Whether people may choose it for their own notifications (the preferences page).
+    #: False for channels that reach addresses rather than people (fax, webhook, a log).
+    personal: bool = True
 
 
 @dataclass(frozen=True)

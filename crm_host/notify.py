@@ -33,6 +33,11 @@ LEASE_SECONDS = 120
 MAX_BACKOFF_SECONDS = 3600
 
 
+class Undeliverable(Exception):
+    """Raised by a channel's ``send`` when retrying cannot help (no address, an address the
+    gateway refuses for good): the message is marked dead at once, with this reason."""
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
 
@@ -212,11 +217,15 @@ def deliver(db, runtime, msg_id: int, worker: str, token: str | None = None) -> 
     channel = runtime.channels.get(channel_name)
     started = time.monotonic()
     error = None
+    final = False
     if channel is None:
         error = f"channel '{channel_name}' is not available (its module is disabled or missing)"
     else:
         try:
             channel.send(message)
+        except Undeliverable as exc:
+            error, final = f"Undeliverable: {exc}"[:2000], True
+            log.warning("message %s cannot be delivered via %s: %s", msg_id, channel_name, exc)
         except Exception as exc:  # a channel failure must never stop the worker
             error = f"{type(exc).__name__}: {exc}"[:2000]
             log.warning("delivery of %s via %s failed: %s", msg_id, channel_name, error)
@@ -239,7 +248,7 @@ def deliver(db, runtime, msg_id: int, worker: str, token: str | None = None) -> 
             row.last_error = None
         else:
             row.last_error = error
-            if row.attempts >= max_attempts:
+            if final or row.attempts >= max_attempts:
                 row.status = "dead"
             else:
                 row.next_attempt_at = utcnow() + backoff(row.attempts)

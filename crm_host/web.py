@@ -223,7 +223,7 @@ def notification_settings():
     s = db_session()
     rt = runtime()
     kinds = sorted(rt.notification_kinds.values(), key=lambda k: k.name)
-    channels = sorted(rt.channels.values(), key=lambda c: c.name)
+    channels = sorted((c for c in rt.channels.values() if c.personal), key=lambda c: c.name)
     prefs = {
         (p.kind, p.channel): p.enabled
         for p in s.scalars(

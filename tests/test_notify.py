@@ -145,3 +145,29 @@ def test_two_workers_never_deliver_twice(crm_app, make_user, alpha):
     ids = [m[0] for m in alpha.SENT]
     assert len(ids) == 60 and len(set(ids)) == 60
     assert sum(r["sent"] for r in results) == 60
+
+
+def test_an_undeliverable_message_is_dead_at_once(crm_app, crm_db, make_user):
+    """A channel that knows retrying cannot help raises Undeliverable: one attempt, dead."""
+    from crm_host import Channel
+    from crm_host import notify as bus
+    from crm_host.models import DeliveryAttempt, OutboxMessage
+
+    def refuse(message):
+        raise bus.Undeliverable("the recipient has no mobile number")
+
+    user = make_user("sales")
+    rt = crm_app.extensions["crm"].runtime()
+    with crm_app.app_context():
+        rows = bus.notify(crm_db, "host.test", "hello", users=[user], channels=["log"], runtime=rt)
+        crm_db.commit()
+        rt.channels["log"] = Channel("log", "log", refuse, personal=False)
+        try:
+            bus.deliver(crm_app.extensions["crm"].db, rt, rows[0].id, "w1")
+        finally:
+            rt.channels.pop("log")
+    crm_db.expire_all()
+    row = crm_db.get(OutboxMessage, rows[0].id)
+    assert row.status == "dead" and row.attempts == 1
+    assert "no mobile number" in row.last_error
+    assert crm_db.query(DeliveryAttempt).filter_by(outbox_id=row.id).count() == 1

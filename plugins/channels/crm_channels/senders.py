@@ -44,6 +44,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from crm_host.db import utcnow
+from crm_host.notify import Undeliverable
 
 from . import settings as cfg
 from .models import CustomerMessage, InboxMessage
@@ -59,7 +60,11 @@ MAX_ATTACHMENT_BYTES = 15 * 1024 * 1024
 
 
 class ChannelError(Exception):
-    """A delivery that cannot succeed as asked (bad address, channel not configured)."""
+    """A delivery that failed (channel not configured, gateway down): retried by the bus."""
+
+
+class BadAddress(ChannelError, Undeliverable):
+    """A delivery that can never succeed (no address, an invalid one): dead at once."""
 
 
 def _db():
@@ -73,7 +78,7 @@ def valid_email(address: str | None) -> bool:
 def clean_phone(number: str | None) -> str:
     digits = re.sub(r"[\s().\-/]", "", number or "")
     if not PHONE_RE.match(digits):
-        raise ChannelError(f"'{number}' is not a phone or fax number.")
+        raise BadAddress(f"'{number}' is not a phone or fax number.")
     return digits
 
 
@@ -116,7 +121,7 @@ def record_for_customer(message, channel: str, address: str | None) -> None:
 
 def send_inbox(message) -> None:
     if message.recipient is None:
-        raise ChannelError("The inbox reaches users only (this message has no user).")
+        raise BadAddress("The inbox reaches users only (this message has no user).")
     try:
         with _db().session_scope() as s:
             s.add(
@@ -145,7 +150,7 @@ def _header_text(value: str | None) -> str:
 def _addr(value: str, name: str | None = None) -> str:
     value = (value or "").strip()
     if not valid_email(value):
-        raise ChannelError(f"'{value}' is not a valid email address.")
+        raise BadAddress(f"'{value}' is not a valid email address.")
     # formataddr RFC 2047-encodes a Chinese display name (charset utf-8), quotes an ASCII one.
     return formataddr((_header_text(name)[:60], value), charset="utf-8")
 
@@ -215,10 +220,10 @@ def attachments_of(message) -> list[dict]:
         try:
             content = base64.b64decode(att["content_b64"], validate=True)
         except Exception:
-            raise ChannelError(f"Attachment {att.get('filename')!r} is not valid base64.") from None
+            raise BadAddress(f"Attachment {att.get('filename')!r} is not valid base64.") from None
         total += len(content)
         if total > MAX_ATTACHMENT_BYTES:
-            raise ChannelError("Attachments exceed 15 MB.")
+            raise BadAddress("Attachments exceed 15 MB.")
         ctype = att.get("content_type") or "application/octet-stream"
         if "/" not in ctype:
             ctype = "application/octet-stream"
@@ -320,7 +325,7 @@ def send_email(message) -> None:
     elif message.recipient is not None:
         to, name = message.recipient.email, message.recipient.name
     else:
-        raise ChannelError("No email address for this message.")
+        raise BadAddress("No email address for this message.")
     msg = build_email(message, to, settings, name)
     smtp_send(msg, settings)
     record_for_customer(message, "email", to)
@@ -372,7 +377,7 @@ def send_sms(message) -> None:
         raise ChannelError("No SMS gateway: set CRM_SMS_URL or the channels settings.")
     raw = message.address or (message.recipient.phone if message.recipient else None)
     if not raw:
-        raise ChannelError("No mobile number for this message.")
+        raise BadAddress("No mobile number for this message.")
     to = clean_phone(raw)
     text = message.subject if not message.body else f"{message.subject}\n{message.body}"
     if message.address is not None and message.body:
@@ -457,7 +462,7 @@ def send_fax(message) -> None:
         raise ChannelError("No fax gateway: set CRM_FAX_ADDRESS (e.g. {number}@fax.example).")
     raw = message.address or (message.recipient.phone if message.recipient else None)
     if not raw:
-        raise ChannelError("No fax number for this message.")
+        raise BadAddress("No fax number for this message.")
     number = clean_phone(raw)
     to = fax_address(settings.fax_address, number)
     data = dict(message.data or {})
@@ -538,7 +543,7 @@ def send_webhook(message) -> None:
     settings = cfg.load()
     url = (message.address or "").strip()
     if not url.startswith(("http://", "https://")):
-        raise ChannelError("A webhook needs an http(s) URL as its address.")
+        raise BadAddress("A webhook needs an http(s) URL as its address.")
     if not settings.webhook_secret:
         raise ChannelError("No webhook secret: set CRM_WEBHOOK_SECRET or the channels settings.")
     body = webhook_payload(message)

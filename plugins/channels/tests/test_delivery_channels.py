@@ -147,6 +147,8 @@ def test_invalid_email_address_is_a_recorded_failure_and_others_still_go(
     assert res == {"sent": 1, "failed": 1, "jobs": res["jobs"]}
     row = _row(crm_db, bad)
     assert "not a valid email address" in row.last_error
+    # retrying cannot fix the address: dead after one attempt, not retried for hours
+    assert row.status == "dead" and row.attempts == 1
     assert _row(crm_db, good).status == "sent"
     assert [m["to"] for m in smtp_config.messages] == [["ok@example.test"]]
 

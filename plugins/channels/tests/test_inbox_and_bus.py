@@ -162,8 +162,10 @@ def test_user_preferences_api_and_page(channels, make_user, api, login):
     assert {p["kind"]: p for p in r.get_json()}["probe.urge"]["custom"] is False
     # the host's settings page lists the channels this module registers
     page = login(user).get("/profile/notifications").get_data(as_text=True)
-    for label in ("Inbox", "Email", "Text message", "Fax", "Webhook"):
+    for label in ("Inbox", "Email", "Text message"):
         assert label in page
+    # fax and webhook reach addresses, not people: not offered to choose
+    assert "|fax" not in page and "|webhook" not in page
 
 
 def test_admin_defaults_route_users_without_a_choice(
@@ -197,8 +199,9 @@ def test_admin_defaults_route_users_without_a_choice(
     assert got == sorted([(user.id, "webhook"), (chooser.id, "inbox")])
     # the user's settings page pre-ticks the administrator's default
     page = login(user).get("/profile/notifications").get_data(as_text=True)
-    assert 'name="probe.payment|webhook" checked' in page
+    assert "probe.payment|webhook" not in page  # not a personal channel: not offered
     assert 'name="probe.payment|email" checked' not in page
+    assert 'name="probe.payment|inbox" checked' not in page
     # the admin page: back to the module's default
     web = login("admin")
     assert web.get("/channels/admin/defaults").status_code == 200
