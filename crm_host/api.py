@@ -72,6 +72,15 @@ def public(view):
     return view
 
 
+def csrf_exempt(view):
+    """Mark a view whose POSTs are authorised by something else than the session cookie (a
+    signed token in its URL, such as an unsubscribe link a mail client posts to), so the
+    host does not ask for a CSRF token. Never use it on a view that acts as the signed-in
+    user."""
+    view._crm_csrf_exempt = True
+    return view
+
+
 def problem(
     status: int,
     title: str,

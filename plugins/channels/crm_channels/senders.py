@@ -206,6 +206,8 @@ def build_email(message, to: str, settings: cfg.Settings, to_name: str | None = 
         msg["Reply-To"] = reply_to
     if data.get("unsubscribe_url"):
         msg["List-Unsubscribe"] = f"<{_header_text(data['unsubscribe_url'])}>"
+        # RFC 8058: mail clients may unsubscribe with one POST, without opening the page.
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["X-CRM-Kind"] = _header_text(message.kind)
     # No folding of plain headers (a long List-Unsubscribe URL stays on its line; encoded
     # Chinese headers fold themselves); 998 is SMTP's line limit.

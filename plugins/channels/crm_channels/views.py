@@ -19,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from crm_host import timezones
-from crm_host.api import public
+from crm_host.api import csrf_exempt, public
 from crm_host.db import session
 from crm_host.notify import current_runtime, notify
 from crm_host.security import has_permission, permission_required
@@ -486,6 +486,7 @@ def mailing_action(mailing_id, action):
 
 @public_bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
 @public
+@csrf_exempt  # the signed token is the authority; mail clients post here (RFC 8058)
 def unsubscribe(token):
     """The link in every mailing: works without login; a changed token is refused."""
     s = session()

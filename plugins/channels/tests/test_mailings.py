@@ -166,9 +166,11 @@ def test_send_throttle_totals_unsubscribe_and_timeline(
     from crm_channels.models import Unsubscribe
 
     assert crm_db.scalars(select(Unsubscribe)).all() == []
-    token = web.get(url).get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', token).group(1)
-    done = web.post(url, data={"csrf_token": csrf})
+    assert wang["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # RFC 8058: the mail client posts once, with no page, no cookie and no CSRF token
+    assert web.post(url[:-3] + "xyz", data={"List-Unsubscribe": "One-Click"}).status_code == 400
+    assert crm_db.scalars(select(Unsubscribe)).all() == []
+    done = crm_app.test_client().post(url, data={"List-Unsubscribe": "One-Click"})
     assert done.status_code == 200 and "You are unsubscribed" in done.get_data(as_text=True)
 
     # a later mailing skips the unsubscribed address
