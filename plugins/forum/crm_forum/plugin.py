@@ -47,7 +47,7 @@ def crm_entities():
 def crm_blueprints():
     from . import api, views
 
-    return [views.bp, api.blp]
+    return [views.bp, views.admin_bp, api.blp]
 
 
 @hookimpl
@@ -57,7 +57,7 @@ def crm_menu_items():
                  icon="chat-square-text", order=60),
         MenuItem("forum.interests", _l("Forum interests"), "forum.profile",
                  permission="forum.view", section="user", order=60, icon="bell"),
-        MenuItem("forum.categories", _l("Forum categories"), "forum.categories",
+        MenuItem("forum.categories", _l("Forum categories"), "forum_admin.categories",
                  permission="forum.admin", section="admin", order=120, icon="chat-square-text"),
     ]
 

@@ -27,6 +27,9 @@ from .i18n import _
 from .models import Attachment, Category, Report
 
 bp = Blueprint("forum", __name__, url_prefix="/forum", template_folder="templates")
+#: Administration pages live outside /forum/ so the menu marks only one item as current.
+admin_bp = Blueprint("forum_admin", __name__, url_prefix="/admin/forum",
+                     template_folder="templates")
 Err = services.ForumError
 
 
@@ -438,7 +441,7 @@ def profile():
 # --- Categories (administration) ---------------------------------------------------------
 
 
-@bp.route("/categories", methods=["GET", "POST"])
+@admin_bp.route("/categories", methods=["GET", "POST"])
 @permission_required("forum.admin")
 def categories():
     s = session()
@@ -456,7 +459,7 @@ def categories():
             services.save_category(s, current_user, data, cat)
             s.commit()
             flash(_("Category saved."), "success")
-            return redirect(url_for("forum.categories"), 303)
+            return redirect(url_for("forum_admin.categories"), 303)
         except Err as exc:
             s.rollback()
             flash(str(exc), "danger")

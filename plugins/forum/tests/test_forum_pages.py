@@ -111,7 +111,7 @@ def test_rights_on_pages(forum, api, login, crm_db):
     assert lead_page.get(f"/forum/t/{t2['id']}").status_code == 200
     # moderation and categories need their permissions
     assert sales.post_form(f"/forum/t/{t['id']}/moderate", {"action": "pin"}).status_code == 403
-    assert sales.get("/forum/categories").status_code == 403
+    assert sales.get("/admin/forum/categories").status_code == 403
 
 
 def test_interest_page_and_category_admin(forum, api, login):
@@ -124,8 +124,8 @@ def test_interest_page_and_category_admin(forum, api, login):
     assert api(c.crm_user).get("/api/v1/forum/profile").get_json() == {
         "mode": "digest", "category_ids": [cat["id"]], "keywords": ["renewal", "報價", "海宇"]}
     admin = login("admin")
-    assert admin.get("/forum/categories").status_code == 200
-    assert admin.post_form("/forum/categories", {"name": "案例討論", "description": "Cases",
+    assert admin.get("/admin/forum/categories").status_code == 200
+    assert admin.post_form("/admin/forum/categories", {"name": "案例討論", "description": "Cases",
                                                  "position": "5"}).status_code == 303
     names = [x["name"] for x in api("sales").get("/api/v1/forum/categories").get_json()]
     assert names == ["案例討論", "Sales"]
