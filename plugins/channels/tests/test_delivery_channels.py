@@ -316,7 +316,7 @@ def test_email_over_implicit_tls(channels, tls_cert, crm_app, deliver):
     import ssl
 
     from aiosmtpd.controller import Controller
-    from conftest import Inbox, free_port
+    from channels_testkit import Inbox, free_port
     from crm_channels import settings
 
     cert, key = tls_cert

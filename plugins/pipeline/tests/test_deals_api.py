@@ -4,7 +4,7 @@ statuses with history, filters, versions, scopes, handover and urges, and the re
 from datetime import date
 
 import pytest
-from conftest import new_customer, new_deal
+from pipeline_testkit import new_customer, new_deal
 
 
 def test_create_fills_in_customer_and_numbers(api, team):

@@ -5,7 +5,7 @@ import io
 import zipfile
 from datetime import date, datetime, timedelta, timezone
 
-from conftest import new_customer, new_deal
+from pipeline_testkit import new_customer, new_deal
 from sqlalchemy import select
 
 from crm_host.models import OutboxMessage

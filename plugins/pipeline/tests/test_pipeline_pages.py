@@ -4,7 +4,7 @@ import io
 import re
 from datetime import date
 
-from conftest import new_customer, new_deal
+from pipeline_testkit import new_customer, new_deal
 
 
 def _csrf(client):
