@@ -243,3 +243,22 @@ def test_demo_data_in_chinese_and_english(crm_app, enable_modules, make_user, cr
     assert any("報價" in t for t in titles) and any("Shanghai" in t for t in titles)
     assert crm_db.scalar(select(Reply.id).limit(1)) is not None
     assert crm_db.scalar(select(Topic.id).where(Topic.pinned.is_(True))) is not None
+
+
+def test_case_discussion_on_a_deal(enable_modules, api, login):
+    enable_modules("forum", "pipeline")
+    cat = _cat(api, "Cases")
+    owner = login("sales")
+    a = api(owner.crm_user)
+    cust = a.post("/api/v1/customers", json={"name": "上海明遠"}).get_json()
+    deal = a.post("/api/v1/deals", json={"name": "明遠 ERP 續約", "customer_id": cust["id"]})
+    assert deal.status_code == 201, deal.get_json()
+    deal = deal.get_json()
+    assert [x["label"].split(" · ")[0] for x in
+            owner.get("/forum/lookup?entity=pipeline.deal&q=ERP").get_json()] == ["明遠 ERP 續約"]
+    r = a.post("/api/v1/topics", json={"category_id": cat["id"], "title": "ERP renewal price",
+                                       "body": "x", "link_entity": "pipeline.deal",
+                                       "link_id": deal["id"]})
+    assert r.status_code == 201
+    page = owner.get(f"/pipeline/{deal['id']}").get_data(as_text=True)
+    assert 'data-panel="forum.discussions"' in page and "ERP renewal price" in page
