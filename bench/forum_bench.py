@@ -33,15 +33,54 @@ import uuid
 
 WORDS_ZH = [
     a + b
-    for a in ["報價", "合約", "續約", "客訴", "展會", "折扣", "物流", "付款", "庫存", "培訓",
-              "招標", "代理", "售後", "新品", "渠道", "回款", "品牌", "樣品", "交期", "退貨"]
+    for a in [
+        "報價",
+        "合約",
+        "續約",
+        "客訴",
+        "展會",
+        "折扣",
+        "物流",
+        "付款",
+        "庫存",
+        "培訓",
+        "招標",
+        "代理",
+        "售後",
+        "新品",
+        "渠道",
+        "回款",
+        "品牌",
+        "樣品",
+        "交期",
+        "退貨",
+    ]
     for b in ["", "流程", "策略", "經驗", "問題", "方案", "進度", "規則", "案例", "成本"]
 ][:200]
 WORDS_EN = [
     f"{a}{b}"
-    for a in ["pricing", "renewal", "complaint", "tender", "discount", "logistics", "payment",
-              "inventory", "training", "channel", "warranty", "sample", "delivery", "refund",
-              "forecast", "quota", "margin", "rebate", "upsell", "onboarding"]
+    for a in [
+        "pricing",
+        "renewal",
+        "complaint",
+        "tender",
+        "discount",
+        "logistics",
+        "payment",
+        "inventory",
+        "training",
+        "channel",
+        "warranty",
+        "sample",
+        "delivery",
+        "refund",
+        "forecast",
+        "quota",
+        "margin",
+        "rebate",
+        "upsell",
+        "onboarding",
+    ]
     for b in ["", "s", "plan", "team", "rules", "case", "review", "policy", "model", "check"]
 ][:200]
 VOCAB = WORDS_ZH + WORDS_EN
@@ -95,8 +134,16 @@ def setup(url: str, users: int, seed: int):
         author_id = author.id
         ids = s.scalars(
             insert(User).returning(User.id, sort_by_parameter_order=True),
-            [{"email": f"u{i}@bench.test", "name": f"User {i}", "is_active": True,
-              "version": 1, "session_epoch": 0} for i in range(users)],
+            [
+                {
+                    "email": f"u{i}@bench.test",
+                    "name": f"User {i}",
+                    "is_active": True,
+                    "version": 1,
+                    "session_epoch": 0,
+                }
+                for i in range(users)
+            ],
         ).all()
         rows = [{"id": uid} for uid in ids]
         s.execute(insert(user_roles), [{"user_id": r["id"], "role_id": sales_role} for r in rows])
@@ -105,14 +152,14 @@ def setup(url: str, users: int, seed: int):
         for r in rows:
             uid = r["id"]
             x = rng.random()
-            profiles.append({"user_id": uid,
-                             "mode": "instant" if x < 0.7 else "digest" if x < 0.9 else "off"})
+            profiles.append(
+                {"user_id": uid, "mode": "instant" if x < 0.7 else "digest" if x < 0.9 else "off"}
+            )
             if rng.random() < 0.3:
                 interests.append({"user_id": uid, "category_id": rng.choice(cat_ids)})
             for word in rng.sample(VOCAB, 3):
                 toks = sorted(set(services.keyword_tokens(word)))
-                keywords.append({"id": kw_id, "user_id": uid, "keyword": word,
-                                 "tokens": len(toks)})
+                keywords.append({"id": kw_id, "user_id": uid, "keyword": word, "tokens": len(toks)})
                 tokens.extend({"keyword_id": kw_id, "token": t, "user_id": uid} for t in toks)
                 kw_id += 1
         s.execute(insert(Profile), profiles)
@@ -123,9 +170,11 @@ def setup(url: str, users: int, seed: int):
         with crm.db.engine.connect() as c:
             c.exec_driver_sql("ANALYZE")
             c.commit()
-    print(f"setup: {users:,} users, {len(keywords):,} keywords, {len(tokens):,} token rows, "
-          f"{len(interests):,} category interests in {time.perf_counter() - t0:.1f} s",
-          flush=True)
+    print(
+        f"setup: {users:,} users, {len(keywords):,} keywords, {len(tokens):,} token rows, "
+        f"{len(interests):,} category interests in {time.perf_counter() - t0:.1f} s",
+        flush=True,
+    )
     return app, crm, cat_ids, author_id
 
 
@@ -148,10 +197,10 @@ def main() -> None:
         url = f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
 
     app, crm, cat_ids, author_id = setup(url, args.users, args.seed)
-    from sqlalchemy import func, select
-
     from crm_forum import services
     from crm_forum.models import DigestItem, Topic
+    from sqlalchemy import func, select
+
     from crm_host.models import OutboxMessage, User
 
     rng = random.Random(args.seed + 1)
@@ -163,8 +212,7 @@ def main() -> None:
             body = f"We need to talk about {words[2]} and {words[3]}.\n\n" + "細節如下。" * 20
             cat = rng.choice(cat_ids)
             with crm.db.session_scope() as s:
-                probe = Topic(id=-1, category_id=cat, author_id=author_id, title=title,
-                              body=body)
+                probe = Topic(id=-1, category_id=cat, author_id=author_id, title=title, body=body)
                 probe.category = s.get(services.Category, cat)
                 t = time.perf_counter()
                 n = len(s.execute(services.match_profiles(s, probe)).all())
@@ -174,8 +222,7 @@ def main() -> None:
                 dig = s.scalar(select(func.count()).select_from(DigestItem))
                 author = s.get(User, author_id)
                 t = time.perf_counter()
-                services.create_topic(s, author, {"category_id": cat, "title": title,
-                                                  "body": body})
+                services.create_topic(s, author, {"category_id": cat, "title": title, "body": body})
                 s.commit()
                 post_ms.append((time.perf_counter() - t) * 1000)
                 told.append(s.scalar(select(func.count()).select_from(OutboxMessage)) - before)
@@ -184,9 +231,15 @@ def main() -> None:
             with crm.db.session_scope() as s:
                 author = s.get(User, author_id)
                 t = time.perf_counter()
-                services.create_topic(s, author, {"category_id": cat,
-                                                  "title": f"Nothing anyone follows {i}",
-                                                  "body": "xyzzy plugh " * 30})
+                services.create_topic(
+                    s,
+                    author,
+                    {
+                        "category_id": cat,
+                        "title": f"Nothing anyone follows {i}",
+                        "body": "xyzzy plugh " * 30,
+                    },
+                )
                 s.commit()
                 empty_ms.append((time.perf_counter() - t) * 1000)
 
@@ -195,10 +248,14 @@ def main() -> None:
 
     dialect = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
     print(f"\n{dialect}, {args.users:,} profiles, medians over {args.topics} topics")
-    print(f"  match (SQL only)          {med(match_ms):8.1f} ms   "
-          f"(min {min(match_ms):.1f}, max {max(match_ms):.1f})")
-    print(f"  post a matching topic     {med(post_ms):8.1f} ms   "
-          f"(min {min(post_ms):.1f}, max {max(post_ms):.1f})")
+    print(
+        f"  match (SQL only)          {med(match_ms):8.1f} ms   "
+        f"(min {min(match_ms):.1f}, max {max(match_ms):.1f})"
+    )
+    print(
+        f"  post a matching topic     {med(post_ms):8.1f} ms   "
+        f"(min {min(post_ms):.1f}, max {max(post_ms):.1f})"
+    )
     print(f"  post, nobody matches      {med(empty_ms):8.1f} ms")
     print(f"  people told at once       {med(told):8.0f}      (outbox rows, median)")
     print(f"  queued for the digest     {med(queued):8.0f}")

@@ -10,18 +10,18 @@ from crm_host.db import session
 
 from . import services, storage
 from .schemas import (
+    FollowOut,
     ForumAttachmentOut,
     ForumCategoryIn,
     ForumCategoryOut,
     ForumCategoryPatch,
-    FollowOut,
     ForumProfile,
-    ReplyIn,
-    ReplyOut,
-    ReplyPatch,
     ForumReportIn,
     ForumReportOut,
     ForumRevisionOut,
+    ReplyIn,
+    ReplyOut,
+    ReplyPatch,
     TopicFilter,
     TopicIn,
     TopicListItem,
@@ -29,8 +29,12 @@ from .schemas import (
     TopicPatch,
 )
 
-blp = Blueprint("Forum", __name__, url_prefix="/api/v1",
-                description="Discussion board: topics, replies, follows, interests (forum module)")
+blp = Blueprint(
+    "Forum",
+    __name__,
+    url_prefix="/api/v1",
+    description="Discussion board: topics, replies, follows, interests (forum module)",
+)
 Err = services.ForumError
 
 
@@ -64,9 +68,14 @@ def read_upload(field="file"):
 
 
 def attachment_dict(a):
-    return {"id": a.id, "reply_id": a.reply_id, "filename": a.filename,
-            "content_type": a.content_type, "size": a.size,
-            "url": url_for("forum.attachment", attachment_id=a.id)}
+    return {
+        "id": a.id,
+        "reply_id": a.reply_id,
+        "filename": a.filename,
+        "content_type": a.content_type,
+        "size": a.size,
+        "url": url_for("forum.attachment", attachment_id=a.id),
+    }
 
 
 def _topic_out(t):
@@ -85,11 +94,16 @@ def list_topics(args):
     """Topics you may read: pinned first, then unread, then the latest activity. ``q``
     searches titles, posts and replies (Chinese and English)."""
     require("forum.view")
-    f = services.Filters(category_id=args.get("category_id"), author_id=args.get("author_id"),
-                         q=args.get("q"), unread=args.get("unread", False),
-                         following=args.get("following", False))
-    items, total, exact = services.list_topics(session(), current_user, f, args["page"],
-                                               args["per_page"])
+    f = services.Filters(
+        category_id=args.get("category_id"),
+        author_id=args.get("author_id"),
+        q=args.get("q"),
+        unread=args.get("unread", False),
+        following=args.get("following", False),
+    )
+    items, total, exact = services.list_topics(
+        session(), current_user, f, args["page"], args["per_page"]
+    )
     return envelope(items, args["page"], args["per_page"], total, exact)
 
 
@@ -144,7 +158,7 @@ def list_replies(args, topic_id):
     t = _topic(topic_id)
     items = services.replies(session(), current_user, t)
     page, per = args["page"], args["per_page"]
-    return envelope(items[(page - 1) * per: page * per], page, per, len(items), True)
+    return envelope(items[(page - 1) * per : page * per], page, per, len(items), True)
 
 
 @blp.route("/topics/<int:topic_id>/replies", methods=["POST"])
@@ -229,8 +243,13 @@ def upload_attachment(topic_id):
 
 
 def _category_out(c):
-    d = {"id": c.id, "name": c.name, "description": c.description, "position": c.position,
-         "can_post": services.can_post(current_user, c)}
+    d = {
+        "id": c.id,
+        "name": c.name,
+        "description": c.description,
+        "position": c.position,
+        "can_post": services.can_post(current_user, c),
+    }
     d.update(services.category_rules(c))
     return d
 

@@ -32,38 +32,111 @@ CATEGORIES = {
 
 TOPICS = {
     "zh_Hant": [
-        (0, "leader", "第四季銷售會議改到週五下午", "各位同仁：\n\n第四季**銷售會議**改到週五 14:00，地點三樓大會議室。\n\n- 請帶本季的客戶拜訪紀錄\n- 每人準備 3 分鐘的重點案例", [], True),
-        (1, "sales", "大客戶續約時的報價策略", "最近幾個 **A 級客戶**續約，對方都要求降價 10%。\n\n大家通常怎麼處理？我的做法是：\n\n1. 先確認對方的使用量\n2. 用加值服務代替直接折扣\n\n> 價格不是唯一的談判籌碼。", [
-            ("sales2", "同意，加值服務（例如教育訓練）比直接折扣好談。"),
-            ("leader", "折扣超過 5% 請先跟我討論，我們要一致。"),
-            ("sales", "Thanks, I'll offer a training package first."),
-        ], False),
-        (2, "sales2", "北京海宇科技：採購流程卡在法務", "海宇的合約已經在法務三週了，客戶說是**保密條款**的問題。\n\n有人處理過類似的情況嗎？", [
-            ("service", "上次華東那家也是，我們提供了標準 NDA 範本，很快就過了。"),
-        ], False),
-        (3, "service", "客訴處理的五個經驗", "分享一下這一年處理客訴的心得：\n\n1. 先傾聽，不要急著解釋\n2. 24 小時內回覆\n3. 記錄在客戶檔案裡\n4. 結案後回訪\n5. 每月檢討一次", [
-            ("sales", "第 4 點很重要，回訪之後常常還有新的商機。"),
-        ], False),
-        (1, "sales", "Trade fair in Shanghai: who is going?", "The **Shanghai trade fair** is in March. We have a booth for two days.\n\n| Day | Who |\n|---|---|\n| 1 | ? |\n| 2 | ? |", [
-            ("sales2", "我可以第一天去。"),
-        ], False),
+        (
+            0,
+            "leader",
+            "第四季銷售會議改到週五下午",
+            "各位同仁：\n\n第四季**銷售會議**改到週五 14:00，地點三樓大會議室。\n\n- 請帶本季的客戶拜訪紀錄\n- 每人準備 3 分鐘的重點案例",
+            [],
+            True,
+        ),
+        (
+            1,
+            "sales",
+            "大客戶續約時的報價策略",
+            "最近幾個 **A 級客戶**續約，對方都要求降價 10%。\n\n大家通常怎麼處理？我的做法是：\n\n1. 先確認對方的使用量\n2. 用加值服務代替直接折扣\n\n> 價格不是唯一的談判籌碼。",
+            [
+                ("sales2", "同意，加值服務（例如教育訓練）比直接折扣好談。"),
+                ("leader", "折扣超過 5% 請先跟我討論，我們要一致。"),
+                ("sales", "Thanks, I'll offer a training package first."),
+            ],
+            False,
+        ),
+        (
+            2,
+            "sales2",
+            "北京海宇科技：採購流程卡在法務",
+            "海宇的合約已經在法務三週了，客戶說是**保密條款**的問題。\n\n有人處理過類似的情況嗎？",
+            [
+                ("service", "上次華東那家也是，我們提供了標準 NDA 範本，很快就過了。"),
+            ],
+            False,
+        ),
+        (
+            3,
+            "service",
+            "客訴處理的五個經驗",
+            "分享一下這一年處理客訴的心得：\n\n1. 先傾聽，不要急著解釋\n2. 24 小時內回覆\n3. 記錄在客戶檔案裡\n4. 結案後回訪\n5. 每月檢討一次",
+            [
+                ("sales", "第 4 點很重要，回訪之後常常還有新的商機。"),
+            ],
+            False,
+        ),
+        (
+            1,
+            "sales",
+            "Trade fair in Shanghai: who is going?",
+            "The **Shanghai trade fair** is in March. We have a booth for two days.\n\n| Day | Who |\n|---|---|\n| 1 | ? |\n| 2 | ? |",
+            [
+                ("sales2", "我可以第一天去。"),
+            ],
+            False,
+        ),
     ],
     "en": [
-        (0, "leader", "Q4 sales meeting moved to Friday afternoon", "Hi all,\n\nThe Q4 **sales meeting** moves to Friday 14:00, big meeting room on the 3rd floor.\n\n- Bring this quarter's visit reports\n- Prepare one 3-minute case each", [], True),
-        (1, "sales", "Pricing strategy for key account renewals", "Several **A-grade customers** are asking for 10% off at renewal.\n\nHow do you handle it? What I do:\n\n1. Check their actual usage first\n2. Offer added services instead of a plain discount\n\n> Price is not the only lever.", [
-            ("sales2", "Agreed, a training package is easier to negotiate than a discount."),
-            ("leader", "Anything above 5% comes to me first, so we stay consistent."),
-            ("sales", "好的，我先提供教育訓練方案。"),
-        ], False),
-        (2, "sales2", "Beijing Haiyu: purchase stuck in legal", "Haiyu's contract has been with their legal team for three weeks; the **confidentiality clause** is the problem.\n\nHas anyone dealt with this before?", [
-            ("service", "Same with a customer in the east last year: our standard NDA template got it through quickly."),
-        ], False),
-        (3, "service", "Five lessons from handling complaints", "What a year of complaints taught me:\n\n1. Listen first, explain later\n2. Answer within 24 hours\n3. Record it on the customer's file\n4. Call back after closing\n5. Review once a month", [
-            ("sales", "Point 4 matters: the call back often opens a new deal."),
-        ], False),
-        (1, "sales", "上海展會：誰要去？", "三月的**上海展會**我們有兩天的攤位。\n\n| 日 | 人 |\n|---|---|\n| 1 | ? |\n| 2 | ? |", [
-            ("sales2", "I can do day one."),
-        ], False),
+        (
+            0,
+            "leader",
+            "Q4 sales meeting moved to Friday afternoon",
+            "Hi all,\n\nThe Q4 **sales meeting** moves to Friday 14:00, big meeting room on the 3rd floor.\n\n- Bring this quarter's visit reports\n- Prepare one 3-minute case each",
+            [],
+            True,
+        ),
+        (
+            1,
+            "sales",
+            "Pricing strategy for key account renewals",
+            "Several **A-grade customers** are asking for 10% off at renewal.\n\nHow do you handle it? What I do:\n\n1. Check their actual usage first\n2. Offer added services instead of a plain discount\n\n> Price is not the only lever.",
+            [
+                ("sales2", "Agreed, a training package is easier to negotiate than a discount."),
+                ("leader", "Anything above 5% comes to me first, so we stay consistent."),
+                ("sales", "好的，我先提供教育訓練方案。"),
+            ],
+            False,
+        ),
+        (
+            2,
+            "sales2",
+            "Beijing Haiyu: purchase stuck in legal",
+            "Haiyu's contract has been with their legal team for three weeks; the **confidentiality clause** is the problem.\n\nHas anyone dealt with this before?",
+            [
+                (
+                    "service",
+                    "Same with a customer in the east last year: our standard NDA template got it through quickly.",
+                ),
+            ],
+            False,
+        ),
+        (
+            3,
+            "service",
+            "Five lessons from handling complaints",
+            "What a year of complaints taught me:\n\n1. Listen first, explain later\n2. Answer within 24 hours\n3. Record it on the customer's file\n4. Call back after closing\n5. Review once a month",
+            [
+                ("sales", "Point 4 matters: the call back often opens a new deal."),
+            ],
+            False,
+        ),
+        (
+            1,
+            "sales",
+            "上海展會：誰要去？",
+            "三月的**上海展會**我們有兩天的攤位。\n\n| 日 | 人 |\n|---|---|\n| 1 | ? |\n| 2 | ? |",
+            [
+                ("sales2", "I can do day one."),
+            ],
+            False,
+        ),
     ],
 }
 TOPICS["zh_Hans"] = TOPICS["zh_Hant"]
@@ -83,11 +156,20 @@ def fill(session, users: dict, locale: str = "zh_Hant") -> None:
         cats.append(services.save_category(session, admin, data))
     session.flush()
     # Interest profiles, so new topics have someone to tell.
-    services.save_profile(session, users["sales"], {
-        "mode": "instant", "category_ids": [cats[2].id],
-        "keywords": ["報價", "报价", "renewal", "海宇"]})
-    services.save_profile(session, users["sales2"], {
-        "mode": "digest", "category_ids": [cats[1].id], "keywords": ["客訴", "complaint"]})
+    services.save_profile(
+        session,
+        users["sales"],
+        {
+            "mode": "instant",
+            "category_ids": [cats[2].id],
+            "keywords": ["報價", "报价", "renewal", "海宇"],
+        },
+    )
+    services.save_profile(
+        session,
+        users["sales2"],
+        {"mode": "digest", "category_ids": [cats[1].id], "keywords": ["客訴", "complaint"]},
+    )
     link = _a_customer(session, users["sales2"])
     for cat_i, who, title, body, replies, pinned in TOPICS.get(locale, TOPICS["en"]):
         data = {"category_id": cats[cat_i].id, "title": title, "body": body}

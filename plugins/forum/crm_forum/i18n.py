@@ -39,3 +39,36 @@ _ = gettext
 _l = lazy_gettext
 
 __all__ = ["N_", "_", "_l", "gettext", "lazy_gettext"]
+
+
+# --- Messages in the recipient's language ------------------------------------------------
+
+_catalogs: dict = {}
+
+
+def in_language(locale: str | None, string: str, **variables) -> str:
+    """``string`` (marked with ``N_``) in ``locale``, from this module's own catalog: for
+    notifications, which are read by someone else than the person whose request wrote them,
+    and by the worker outside any request. Thread-safe (no change to Flask-Babel's state)."""
+    from pathlib import Path
+
+    from babel.support import NullTranslations, Translations
+
+    if locale not in _catalogs:
+        try:
+            _catalogs[locale] = Translations.load(
+                str(Path(__file__).parent / "translations"), [locale or "en"]
+            )
+        except Exception:  # an unknown locale: English
+            _catalogs[locale] = NullTranslations()
+    text = _catalogs[locale].gettext(string)
+    return text % variables if variables else text
+
+
+def user_locale(user) -> str:
+    from flask import current_app
+
+    loc = getattr(user, "locale", None)
+    if loc in ("en", "zh_Hant", "zh_Hans"):
+        return loc
+    return current_app.config.get("CRM_DEFAULT_LOCALE", "en")

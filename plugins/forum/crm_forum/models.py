@@ -221,9 +221,7 @@ class ForumInterestToken(Base):
         ForeignKey("forum_interest_keyword.id", ondelete="CASCADE"), primary_key=True
     )
     token: Mapped[str] = mapped_column(String(40), primary_key=True)
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("host_user.id", ondelete="CASCADE"), index=True
-    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("host_user.id", ondelete="CASCADE"), index=True)
 
     __table_args__ = (Index("ix_forum_interest_token_token", "token", "keyword_id"),)
 

@@ -53,12 +53,32 @@ def crm_blueprints():
 @hookimpl
 def crm_menu_items():
     return [
-        MenuItem("forum", _l("Forum"), "forum.index", permission="forum.view",
-                 icon="chat-square-text", order=60),
-        MenuItem("forum.interests", _l("Forum interests"), "forum.profile",
-                 permission="forum.view", section="user", order=60, icon="bell"),
-        MenuItem("forum.categories", _l("Forum categories"), "forum_admin.categories",
-                 permission="forum.admin", section="admin", order=120, icon="chat-square-text"),
+        MenuItem(
+            "forum",
+            _l("Forum"),
+            "forum.index",
+            permission="forum.view",
+            icon="chat-square-text",
+            order=60,
+        ),
+        MenuItem(
+            "forum.interests",
+            _l("Forum interests"),
+            "forum.profile",
+            permission="forum.view",
+            section="user",
+            order=60,
+            icon="bell",
+        ),
+        MenuItem(
+            "forum.categories",
+            _l("Forum categories"),
+            "forum_admin.categories",
+            permission="forum.admin",
+            section="admin",
+            order=120,
+            icon="chat-square-text",
+        ),
     ]
 
 
@@ -99,8 +119,16 @@ def crm_scheduled_jobs():
 def crm_dashboard_widgets(user):
     from .views import latest_widget_html
 
-    return [DashboardWidget("forum.latest", _l("Latest discussions"), latest_widget_html,
-                            permission="forum.view", order=70, width=6)]
+    return [
+        DashboardWidget(
+            "forum.latest",
+            _l("Latest discussions"),
+            latest_widget_html,
+            permission="forum.view",
+            order=70,
+            width=6,
+        )
+    ]
 
 
 @hookimpl
@@ -116,9 +144,15 @@ def crm_record_panels(entity, record, user):
     if not has_permission(user, "forum.view"):
         return None
     topics = services.topics_linked_to(session(), user, entity, record.id)
-    return [Panel("forum.discussions", _l("Discussions"),
-                  lambda: linked_panel_html(entity, record, topics), order=80,
-                  count=len(topics))]
+    return [
+        Panel(
+            "forum.discussions",
+            _l("Discussions"),
+            lambda: linked_panel_html(entity, record, topics),
+            order=80,
+            count=len(topics),
+        )
+    ]
 
 
 @hookimpl
@@ -132,8 +166,12 @@ def crm_search(query, user, limit):
         return []
     items, _t, _e = services.list_topics(session(), user, services.Filters(q=query), 1, limit)
     return [
-        SearchResult(title=t.title, url=url_for("forum.topic", topic_id=t.id),
-                     kind=str(_l("Forum")), subtitle=t.category.name)
+        SearchResult(
+            title=t.title,
+            url=url_for("forum.topic", topic_id=t.id),
+            kind=str(_l("Forum")),
+            subtitle=t.category.name,
+        )
         for t in items
     ]
 

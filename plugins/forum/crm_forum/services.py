@@ -27,7 +27,7 @@ from crm_host.notify import notify
 from crm_host.security import has_permission, in_scope, scope_filter
 
 from . import fulltext, markup, search
-from .i18n import _l
+from .i18n import N_, _l, in_language, user_locale
 from .models import (
     MODES,
     Attachment,
@@ -189,8 +189,12 @@ def save_category(session, actor, data: dict, category: Category | None = None) 
     clash = session.scalar(select(Category).where(Category.name == name))
     if clash is not None and clash is not category:
         raise ForumError(_l("A category of this name exists already."), "name")
-    desc = _clean(data.get("description", category.description if category else ""),
-                  "description", 300, required=False)
+    desc = _clean(
+        data.get("description", category.description if category else ""),
+        "description",
+        300,
+        required=False,
+    )
     position = data.get("position", category.position if category else 100)
     if not isinstance(position, int) or isinstance(position, bool):
         raise ForumError(_l("A whole number is required."), "position")
@@ -205,13 +209,13 @@ def save_category(session, actor, data: dict, category: Category | None = None) 
         for right in ("read", "post"):
             for rid in _ids(session, Role, data.get(f"{right}_roles"), f"{right}_roles"):
                 rules.append(CategoryRule(right=right, role_id=rid))
-            for did in _ids(session, Department, data.get(f"{right}_departments"),
-                            f"{right}_departments"):
+            for did in _ids(
+                session, Department, data.get(f"{right}_departments"), f"{right}_departments"
+            ):
                 rules.append(CategoryRule(right=right, department_id=did))
         category.rules = rules
     session.flush()
-    audit.record(session, "forum.category", category, "create" if new else "update",
-                 before=before)
+    audit.record(session, "forum.category", category, "create" if new else "update", before=before)
     return category
 
 
@@ -257,9 +261,7 @@ def topic_query(session, user, f: Filters):
     if f.author_id:
         stmt = stmt.where(Topic.author_id == f.author_id)
     if f.following:
-        stmt = stmt.where(
-            Topic.id.in_(select(Follow.topic_id).where(Follow.user_id == user.id))
-        )
+        stmt = stmt.where(Topic.id.in_(select(Follow.topic_id).where(Follow.user_id == user.id)))
     if f.unread:
         stmt = stmt.where(or_(ReadMark.read_at.is_(None), ReadMark.read_at < Topic.last_post_at))
     if f.q:
@@ -279,8 +281,9 @@ def list_topics(session, user, f: Filters, page: int = 1, per_page: int = 25):
 
     stmt = topic_query(session, user, f)
     unread_col = stmt.selected_columns.unread
-    rows, total, exact = page_of(session, stmt, list_order(unread_col), page, per_page,
-                                 scalars=False)
+    rows, total, exact = page_of(
+        session, stmt, list_order(unread_col), page, per_page, scalars=False
+    )
     items = []
     for r in rows:
         t = r["ForumTopic"]
@@ -325,15 +328,20 @@ def is_following(session, user, topic: Topic) -> bool:
 
 
 def attachments_of(session, topic: Topic) -> list[Attachment]:
-    return list(session.scalars(
-        select(Attachment).where(Attachment.topic_id == topic.id).order_by(Attachment.id)
-    ))
+    return list(
+        session.scalars(
+            select(Attachment).where(Attachment.topic_id == topic.id).order_by(Attachment.id)
+        )
+    )
 
 
 def revisions(session, topic: Topic | None = None, reply: Reply | None = None) -> list[Revision]:
     stmt = select(Revision)
-    stmt = stmt.where(Revision.reply_id == reply.id) if reply else stmt.where(
-        Revision.topic_id == topic.id, Revision.reply_id.is_(None))
+    stmt = (
+        stmt.where(Revision.reply_id == reply.id)
+        if reply
+        else stmt.where(Revision.topic_id == topic.id, Revision.reply_id.is_(None))
+    )
     return list(session.scalars(stmt.order_by(Revision.id.desc())))
 
 
@@ -358,8 +366,11 @@ def _category_for_posting(session, user, category_id) -> Category:
     if cat is None or not can_read(user, cat):
         raise ForumError(_l("Unknown category."), "category_id")
     if not can_post(user, cat):
-        raise ForumError(_l("You may not post in the category “%(name)s”.", name=cat.name),
-                         "category_id", status=403)
+        raise ForumError(
+            _l("You may not post in the category “%(name)s”.", name=cat.name),
+            "category_id",
+            status=403,
+        )
     return cat
 
 
@@ -379,9 +390,15 @@ def create_topic(session, user, data: dict) -> Topic:
     link = resolve_link(session, user, data.get("link_entity"), data.get("link_id"))
     now = utcnow()
     topic = Topic(
-        category_id=cat.id, author_id=user.id, title=title, body=body,
-        body_html=markup.render(body), last_post_at=now, last_post_by=user.id,
-        link_entity=link[0] if link else None, link_id=link[1] if link else None,
+        category_id=cat.id,
+        author_id=user.id,
+        title=title,
+        body=body,
+        body_html=markup.render(body),
+        last_post_at=now,
+        last_post_by=user.id,
+        link_entity=link[0] if link else None,
+        link_id=link[1] if link else None,
     )
     topic.category = cat
     _reindex(session, topic)
@@ -401,8 +418,9 @@ def update_topic(session, user, topic: Topic, data: dict) -> Topic:
     mod = can_moderate(user)
     moderation = {k for k in ("pinned", "locked", "hidden", "category_id") if k in data}
     if moderation and not mod:
-        raise ForumError(_l("Pinning, locking, hiding and moving need 'forum.moderate'."),
-                         status=403)
+        raise ForumError(
+            _l("Pinning, locking, hiding and moving need 'forum.moderate'."), status=403
+        )
     editing = {"title", "body"} & set(data)
     if editing and topic.author_id != user.id and not mod:
         raise ForumError(_l("Only the author or a moderator may edit this topic."), status=403)
@@ -419,14 +437,18 @@ def update_topic(session, user, topic: Topic, data: dict) -> Topic:
         if flag in data and not isinstance(data[flag], bool):
             raise ForumError(_l("true or false is required."), flag)
     if "category_id" in data and data["category_id"] != topic.category_id:
-        cat = session.get(Category, data["category_id"]) if isinstance(
-            data["category_id"], int) else None
+        cat = (
+            session.get(Category, data["category_id"])
+            if isinstance(data["category_id"], int)
+            else None
+        )
         if cat is None or not can_read(user, cat):
             raise ForumError(_l("Unknown category."), "category_id")
         topic.category_id, topic.category = cat.id, cat
     if (title, body) != (topic.title, topic.body):
-        session.add(Revision(topic_id=topic.id, title=topic.title, body=topic.body,
-                             editor_id=user.id))
+        session.add(
+            Revision(topic_id=topic.id, title=topic.title, body=topic.body, editor_id=user.id)
+        )
         topic.title, topic.body, topic.body_html = title, body, markup.render(body)
         topic.edited_at = utcnow()
         _reindex(session, topic)
@@ -440,8 +462,9 @@ def update_topic(session, user, topic: Topic, data: dict) -> Topic:
 
 def add_reply(session, user, topic: Topic, data: dict) -> Reply:
     if not can_post(user, topic.category):
-        raise ForumError(_l("You may not post in the category “%(name)s”.",
-                            name=topic.category.name), status=403)
+        raise ForumError(
+            _l("You may not post in the category “%(name)s”.", name=topic.category.name), status=403
+        )
     if topic.locked:
         raise ForumError(_l("This topic is locked: no new replies."), status=409)
     body = _body(data.get("body"))
@@ -451,23 +474,34 @@ def add_reply(session, user, topic: Topic, data: dict) -> Reply:
         quote = session.get(Reply, q) if isinstance(q, int) and not isinstance(q, bool) else None
         if quote is None or quote.topic_id != topic.id or quote.hidden:
             raise ForumError(_l("The quoted reply is not part of this topic."), "quote_of")
-    reply = Reply(topic_id=topic.id, author_id=user.id, body=body, body_html=markup.render(body),
-                  quote_of_id=quote.id if quote else None)
+    reply = Reply(
+        topic_id=topic.id,
+        author_id=user.id,
+        body=body,
+        body_html=markup.render(body),
+        quote_of_id=quote.id if quote else None,
+    )
     session.add(reply)
     session.flush()
     now = utcnow()
     session.execute(
-        update(Topic).where(Topic.id == topic.id).values(
-            reply_count=Topic.reply_count + 1, last_post_at=now, last_post_by=user.id,
-        ).execution_options(synchronize_session=False)
+        update(Topic)
+        .where(Topic.id == topic.id)
+        .values(
+            reply_count=Topic.reply_count + 1,
+            last_post_at=now,
+            last_post_by=user.id,
+        )
+        .execution_options(synchronize_session=False)
     )
     bodies = session.scalars(
         select(Reply.body).where(Reply.topic_id == topic.id, Reply.hidden.is_(False))
     ).all()
     session.execute(
-        update(Topic).where(Topic.id == topic.id).values(
-            search_text=search.index_text(topic.title, topic.body, *bodies)[:200_000]
-        ).execution_options(synchronize_session=False)
+        update(Topic)
+        .where(Topic.id == topic.id)
+        .values(search_text=search.index_text(topic.title, topic.body, *bodies)[:200_000])
+        .execution_options(synchronize_session=False)
     )
     session.expire(topic, ["reply_count", "last_post_at", "last_post_by", "search_text"])
     mark_read(session, user, topic)
@@ -494,8 +528,9 @@ def update_reply(session, user, topic: Topic, reply: Reply, data: dict) -> Reply
     if "body" in data:
         body = _body(data["body"])
         if body != reply.body:
-            session.add(Revision(topic_id=topic.id, reply_id=reply.id, body=reply.body,
-                                 editor_id=user.id))
+            session.add(
+                Revision(topic_id=topic.id, reply_id=reply.id, body=reply.body, editor_id=user.id)
+            )
             reply.body, reply.body_html, reply.edited_at = body, markup.render(body), utcnow()
     if "hidden" in data:
         if not isinstance(data["hidden"], bool):
@@ -506,9 +541,10 @@ def update_reply(session, user, topic: Topic, reply: Reply, data: dict) -> Reply
         select(Reply.body).where(Reply.topic_id == topic.id, Reply.hidden.is_(False))
     ).all()
     session.execute(
-        update(Topic).where(Topic.id == topic.id).values(
-            search_text=search.index_text(topic.title, topic.body, *bodies)[:200_000]
-        ).execution_options(synchronize_session=False)
+        update(Topic)
+        .where(Topic.id == topic.id)
+        .values(search_text=search.index_text(topic.title, topic.body, *bodies)[:200_000])
+        .execution_options(synchronize_session=False)
     )
     session.expire(topic, ["search_text"])
     audit.record(session, "forum.reply", reply, "update", before=before)
@@ -524,9 +560,12 @@ def follow(session, user, topic: Topic) -> None:
 
 
 def unfollow(session, user_id: int, topic_id: int) -> bool:
-    return session.execute(
-        delete(Follow).where(Follow.user_id == user_id, Follow.topic_id == topic_id)
-    ).rowcount > 0
+    return (
+        session.execute(
+            delete(Follow).where(Follow.user_id == user_id, Follow.topic_id == topic_id)
+        ).rowcount
+        > 0
+    )
 
 
 def _serializer():
@@ -567,9 +606,18 @@ def unfollow_url(user_id: int, topic_id: int) -> str:
 def _active_users(session, ids) -> list[User]:
     if not ids:
         return []
-    return list(session.scalars(
-        select(User).where(User.id.in_(list(ids)), User.is_active.is_(True)).order_by(User.id)
-    ))
+    return list(
+        session.scalars(
+            select(User).where(User.id.in_(list(ids)), User.is_active.is_(True)).order_by(User.id)
+        )
+    )
+
+
+def _by_locale(users) -> dict[str, list[User]]:
+    out: dict[str, list[User]] = {}
+    for u in users:
+        out.setdefault(user_locale(u), []).append(u)
+    return out
 
 
 def notify_followers(session, topic: Topic, reply: Reply, replier) -> int:
@@ -585,14 +633,23 @@ def notify_followers(session, topic: Topic, reply: Reply, replier) -> int:
     users = _active_users(session, session.scalars(stmt).all())
     excerpt = markup.excerpt(reply.body, 300)
     for u in users:
+        loc = user_locale(u)
         link = unfollow_url(u.id, topic.id)
         notify(
-            session, "forum.reply",
-            f"{replier.name} replied to “{topic.title}”",
-            f"{excerpt}\n\n{topic_url(topic.id)}\n\nStop following this topic: {link}",
+            session,
+            "forum.reply",
+            in_language(
+                loc, N_("%(name)s replied to “%(title)s”"), name=replier.name, title=topic.title
+            ),
+            f"{excerpt}\n\n{topic_url(topic.id)}\n\n"
+            + in_language(loc, N_("Stop following this topic: %(url)s"), url=link),
             users=[u],
-            data={"topic_id": topic.id, "reply_id": reply.id, "url": topic_url(topic.id),
-                  "unfollow_url": link},
+            data={
+                "topic_id": topic.id,
+                "reply_id": reply.id,
+                "url": topic_url(topic.id),
+                "unfollow_url": link,
+            },
         )
     return len(users)
 
@@ -637,17 +694,26 @@ def notify_interested(session, topic: Topic) -> dict:
     author = session.get(User, topic.author_id)
     if instant:
         url = topic_url(topic.id)
-        notify(
-            session, "forum.interest",
-            f"New topic in {topic.category.name}: {topic.title}",
-            f"{author.name if author else ''}: {markup.excerpt(topic.body, 300)}\n\n{url}",
-            users=_active_users(session, instant),
-            data={"topic_id": topic.id, "url": url},
-        )
+        body = f"{author.name if author else ''}: {markup.excerpt(topic.body, 300)}\n\n{url}"
+        for loc, users in _by_locale(_active_users(session, instant)).items():
+            notify(
+                session,
+                "forum.interest",
+                in_language(
+                    loc,
+                    N_("New topic in %(category)s: %(title)s"),
+                    category=topic.category.name,
+                    title=topic.title,
+                ),
+                body,
+                users=users,
+                data={"topic_id": topic.id, "url": url},
+            )
     if digest:
-        session.execute(insert(DigestItem), [
-            {"user_id": uid, "topic_id": topic.id, "created_at": utcnow()} for uid in digest
-        ])
+        session.execute(
+            insert(DigestItem),
+            [{"user_id": uid, "topic_id": topic.id, "created_at": utcnow()} for uid in digest],
+        )
     return {"instant": len(instant), "digest": len(digest)}
 
 
@@ -669,45 +735,67 @@ def send_digests(session, now: datetime | None = None) -> int:
         topics = [t for t in by_user[user.id] if not t.hidden and can_read_as(session, user, t)]
         if topics:
             lines = [f"• {t.title} ({t.category.name})\n  {topic_url(t.id)}" for t in topics]
-            notify(session, "forum.digest",
-                   f"Forum digest: {len(topics)} new topic(s) for you",
-                   "\n".join(lines), users=[user],
-                   data={"topic_ids": [t.id for t in topics]})
+            notify(
+                session,
+                "forum.digest",
+                in_language(
+                    user_locale(user),
+                    N_("Forum digest: new topics for you (%(num)s)"),
+                    num=len(topics),
+                ),
+                "\n".join(lines),
+                users=[user],
+                data={"topic_ids": [t.id for t in topics]},
+            )
             sent += 1
     if pending:
         session.execute(
-            update(DigestItem).where(DigestItem.sent_at.is_(None),
-                                     DigestItem.user_id.in_(list(by_user)))
-            .values(sent_at=now).execution_options(synchronize_session=False)
+            update(DigestItem)
+            .where(DigestItem.sent_at.is_(None), DigestItem.user_id.in_(list(by_user)))
+            .values(sent_at=now)
+            .execution_options(synchronize_session=False)
         )
     return sent
 
 
 def can_read_as(session, user: User, topic: Topic) -> bool:
     """Read check for someone other than the signed-in user (jobs): the same SQL rule."""
-    return session.scalar(
-        select(func.count()).select_from(User).where(
-            User.id == user.id, readers_condition(User.id, topic.category))
-    ) == 1
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(User)
+            .where(User.id == user.id, readers_condition(User.id, topic.category))
+        )
+        == 1
+    )
 
 
 def report(session, user, topic: Topic, reason, reply_id=None) -> Report:
     reason = _clean(reason, "reason", 500)
     reply = get_reply(session, user, topic, reply_id) if reply_id is not None else None
-    rep = Report(topic_id=topic.id, reply_id=reply.id if reply else None,
-                 reporter_id=user.id, reason=reason)
+    rep = Report(
+        topic_id=topic.id, reply_id=reply.id if reply else None, reporter_id=user.id, reason=reason
+    )
     session.add(rep)
     session.flush()
-    mods = session.scalars(select(User.id).where(
-        User.id != user.id, User.is_active.is_(True),
-        holders_of(User.id, "forum.moderate"), readers_condition(User.id, topic.category),
-    )).all()
+    mods = session.scalars(
+        select(User.id).where(
+            User.id != user.id,
+            User.is_active.is_(True),
+            holders_of(User.id, "forum.moderate"),
+            readers_condition(User.id, topic.category),
+        )
+    ).all()
     url = topic_url(topic.id) + (f"#reply-{reply.id}" if reply else "")
-    if mods:
-        notify(session, "forum.report", f"Reported in the forum: {topic.title}",
-               f"{user.name}: {reason}\n\n{url}", users=_active_users(session, mods),
-               data={"topic_id": topic.id, "reply_id": rep.reply_id, "report_id": rep.id,
-                     "url": url})
+    for loc, users in _by_locale(_active_users(session, mods)).items():
+        notify(
+            session,
+            "forum.report",
+            in_language(loc, N_("Reported in the forum: %(title)s"), title=topic.title),
+            f"{user.name}: {reason}\n\n{url}",
+            users=users,
+            data={"topic_id": topic.id, "reply_id": rep.reply_id, "report_id": rep.id, "url": url},
+        )
     return rep
 
 
@@ -715,11 +803,15 @@ def open_reports(session, user) -> list[Report]:
     if not can_moderate(user):
         return []
     ids = readable_category_ids(session, user) or [-1]
-    return list(session.scalars(
-        select(Report).join(Topic, Topic.id == Report.topic_id)
-        .where(Report.resolved_at.is_(None), Topic.category_id.in_(ids))
-        .order_by(Report.id.desc()).limit(50)
-    ))
+    return list(
+        session.scalars(
+            select(Report)
+            .join(Topic, Topic.id == Report.topic_id)
+            .where(Report.resolved_at.is_(None), Topic.category_id.in_(ids))
+            .order_by(Report.id.desc())
+            .limit(50)
+        )
+    )
 
 
 def resolve_report(session, user, report_id: int) -> None:
@@ -736,10 +828,16 @@ def profile(session, user) -> dict:
     p = session.get(Profile, user.id)
     return {
         "mode": p.mode if p else "instant",
-        "category_ids": sorted(session.scalars(
-            select(InterestCategory.category_id).where(InterestCategory.user_id == user.id))),
-        "keywords": sorted(session.scalars(
-            select(InterestKeyword.keyword).where(InterestKeyword.user_id == user.id))),
+        "category_ids": sorted(
+            session.scalars(
+                select(InterestCategory.category_id).where(InterestCategory.user_id == user.id)
+            )
+        ),
+        "keywords": sorted(
+            session.scalars(
+                select(InterestKeyword.keyword).where(InterestKeyword.user_id == user.id)
+            )
+        ),
     }
 
 
@@ -798,22 +896,31 @@ def keyword_tokens(keyword: str) -> list[str]:
 # --- Attachments -------------------------------------------------------------------------
 
 
-def add_attachment(session, user, topic: Topic, upload, filename: str, store,
-                   reply: Reply | None = None) -> Attachment:
+def add_attachment(
+    session, user, topic: Topic, upload, filename: str, store, reply: Reply | None = None
+) -> Attachment:
     owner = reply.author_id if reply else topic.author_id
     if owner != user.id and not can_moderate(user):
         raise ForumError(_l("Only the author may attach files here."), status=403)
     if topic.locked and not can_moderate(user):
         raise ForumError(_l("This topic is locked."), status=409)
-    n = session.scalar(select(func.count()).select_from(Attachment).where(
-        Attachment.topic_id == topic.id))
+    n = session.scalar(
+        select(func.count()).select_from(Attachment).where(Attachment.topic_id == topic.id)
+    )
     if n >= MAX_ATTACHMENTS * 10:
         raise ForumError(_l("This topic has too many attachments."), "file")
     name = (filename or "file").replace("/", "_").replace("\\", "_").strip()[:200] or "file"
     key = store.save(upload.file)
-    att = Attachment(topic_id=topic.id, reply_id=reply.id if reply else None, filename=name,
-                     content_type=upload.content_type, size=upload.size, sha256=upload.sha256,
-                     storage_key=key, uploader_id=user.id)
+    att = Attachment(
+        topic_id=topic.id,
+        reply_id=reply.id if reply else None,
+        filename=name,
+        content_type=upload.content_type,
+        size=upload.size,
+        sha256=upload.sha256,
+        storage_key=key,
+        uploader_id=user.id,
+    )
     session.add(att)
     session.flush()
     return att
@@ -884,18 +991,24 @@ def lookup_records(session, user, entity_name: str, q: str, limit: int = 10) -> 
     if "deleted_at" in cols:
         stmt = stmt.where(cols["deleted_at"].is_(None))
     if ent.owner_attr:
-        cond = scope_filter(user, getattr(model, ent.owner_attr),
-                            getattr(model, ent.department_attr) if ent.department_attr else None)
+        cond = scope_filter(
+            user,
+            getattr(model, ent.owner_attr),
+            getattr(model, ent.department_attr) if ent.department_attr else None,
+        )
         if cond is not None:
             stmt = stmt.where(cond)
-    return [{"id": r.id, "label": record_label(ent, r)}
-            for r in session.scalars(stmt.order_by(model.id.desc()).limit(limit))]
+    return [
+        {"id": r.id, "label": record_label(ent, r)}
+        for r in session.scalars(stmt.order_by(model.id.desc()).limit(limit))
+    ]
 
 
 def topics_linked_to(session, user, entity_name: str, record_id: int, limit: int = 20):
     """Topics about a record, as far as the user may read them (category rules, hidden)."""
     stmt = select(Topic).where(
-        Topic.link_entity == entity_name, Topic.link_id == record_id,
+        Topic.link_entity == entity_name,
+        Topic.link_id == record_id,
         Topic.category_id.in_(readable_category_ids(session, user) or [-1]),
     )
     if not can_moderate(user):

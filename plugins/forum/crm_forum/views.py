@@ -28,8 +28,9 @@ from .models import Attachment, Category, Report
 
 bp = Blueprint("forum", __name__, url_prefix="/forum", template_folder="templates")
 #: Administration pages live outside /forum/ so the menu marks only one item as current.
-admin_bp = Blueprint("forum_admin", __name__, url_prefix="/admin/forum",
-                     template_folder="templates")
+admin_bp = Blueprint(
+    "forum_admin", __name__, url_prefix="/admin/forum", template_folder="templates"
+)
 Err = services.ForumError
 
 
@@ -73,8 +74,10 @@ def index():
     s = session()
     args = request.args
     f = services.Filters(
-        category_id=_int(args.get("category_id")), author_id=_int(args.get("author_id")),
-        q=(args.get("q") or "").strip()[:200] or None, unread=args.get("unread") == "1",
+        category_id=_int(args.get("category_id")),
+        author_id=_int(args.get("author_id")),
+        q=(args.get("q") or "").strip()[:200] or None,
+        unread=args.get("unread") == "1",
         following=args.get("following") == "1",
     )
     page = max(_int(args.get("page")) or 1, 1)
@@ -82,8 +85,14 @@ def index():
     cats = services.readable_categories(s, current_user)
     author = s.get(User, f.author_id) if f.author_id else None
     return render_template(
-        "crm_forum/index.html", topics=items, total=total, exact=exact, page=page,
-        filters=f, categories=cats, author=author,
+        "crm_forum/index.html",
+        topics=items,
+        total=total,
+        exact=exact,
+        page=page,
+        filters=f,
+        categories=cats,
+        author=author,
         names=_names([t.author_id for t in items] + [t.last_post_by for t in items]),
         can_post=bool(services.postable_categories(s, current_user)),
         reports=services.open_reports(s, current_user),
@@ -110,9 +119,13 @@ def _form_data():
 def new():
     s = session()
     cats = services.postable_categories(s, current_user)
-    data = {"category_id": _int(request.args.get("category_id")), "title": "", "body": "",
-            "link_entity": request.args.get("link_entity"),
-            "link_id": _int(request.args.get("link_id"))}
+    data = {
+        "category_id": _int(request.args.get("category_id")),
+        "title": "",
+        "body": "",
+        "link_entity": request.args.get("link_entity"),
+        "link_id": _int(request.args.get("link_id")),
+    }
     errors = {}
     if request.method == "POST":
         data = _form_data()
@@ -133,18 +146,26 @@ def new():
     found = services.visible_record(s, current_user, data.get("link_entity"), data.get("link_id"))
     if found:
         link_label = services.record_label(*found)
-    return render_template("crm_forum/form.html", topic=None, data=data, categories=cats,
-                           errors=errors, links=_link_choices(), link_label=link_label), (
-        status if errors else 200)
+    return render_template(
+        "crm_forum/form.html",
+        topic=None,
+        data=data,
+        categories=cats,
+        errors=errors,
+        links=_link_choices(),
+        link_label=link_label,
+    ), (status if errors else 200)
 
 
 @bp.get("/lookup")
 @permission_required("forum.post")
 def lookup():
     """Records a topic may be linked to, for the form's picker (JSON)."""
-    return jsonify(services.lookup_records(session(), current_user,
-                                           request.args.get("entity", ""),
-                                           request.args.get("q", "")))
+    return jsonify(
+        services.lookup_records(
+            session(), current_user, request.args.get("entity", ""), request.args.get("q", "")
+        )
+    )
 
 
 # --- A topic -----------------------------------------------------------------------------
@@ -182,11 +203,19 @@ def topic(topic_id):
     s.commit()
     t = _topic_or_404(topic_id)
     return render_template(
-        "crm_forum/topic.html", topic=t, replies=reps, quote=quote,
-        attachments={None: [a for a in atts if a.reply_id is None],
-                     **{r.id: [a for a in atts if a.reply_id == r.id] for r in reps}},
-        names=_names([t.author_id] + [r.author_id for r in reps] +
-                     [r.quote_of.author_id for r in reps if r.quote_of]),
+        "crm_forum/topic.html",
+        topic=t,
+        replies=reps,
+        quote=quote,
+        attachments={
+            None: [a for a in atts if a.reply_id is None],
+            **{r.id: [a for a in atts if a.reply_id == r.id] for r in reps},
+        },
+        names=_names(
+            [t.author_id]
+            + [r.author_id for r in reps]
+            + [r.quote_of.author_id for r in reps if r.quote_of]
+        ),
         following=services.is_following(s, current_user, t),
         can_reply=services.can_post(current_user, t.category) and not t.locked,
         may_post=services.can_post(current_user, t.category),
@@ -203,8 +232,12 @@ def reply(topic_id):
     s = session()
     t = _topic_or_404(topic_id)
     try:
-        r = services.add_reply(s, current_user, t, {
-            "body": request.form.get("body", ""), "quote_of": _int(request.form.get("quote_of"))})
+        r = services.add_reply(
+            s,
+            current_user,
+            t,
+            {"body": request.form.get("body", ""), "quote_of": _int(request.form.get("quote_of"))},
+        )
         got = read_upload()
         if got:
             services.add_attachment(s, current_user, t, got[0], got[1], file_storage(), r)
@@ -228,8 +261,11 @@ def edit(topic_id):
     data = {"title": t.title, "body": t.body, "version": t.version}
     errors = {}
     if request.method == "POST":
-        data = {"title": request.form.get("title", ""), "body": request.form.get("body", ""),
-                "version": _int(request.form.get("version"))}
+        data = {
+            "title": request.form.get("title", ""),
+            "body": request.form.get("body", ""),
+            "version": _int(request.form.get("version")),
+        }
         try:
             services.update_topic(s, current_user, t, data)
             s.commit()
@@ -240,8 +276,15 @@ def edit(topic_id):
             t = _topic_or_404(topic_id)
             errors[exc.field or "_"] = str(exc)
             flash(str(exc), "danger")
-    return render_template("crm_forum/form.html", topic=t, data=data, categories=[],
-                           errors=errors, links=[], link_label=None), 422 if errors else 200
+    return render_template(
+        "crm_forum/form.html",
+        topic=t,
+        data=data,
+        categories=[],
+        errors=errors,
+        links=[],
+        link_label=None,
+    ), 422 if errors else 200
 
 
 @bp.route("/t/<int:topic_id>/replies/<int:reply_id>/edit", methods=["GET", "POST"])
@@ -267,8 +310,9 @@ def edit_reply(topic_id, reply_id):
             s.rollback()
             errors[exc.field or "_"] = str(exc)
             flash(str(exc), "danger")
-    return render_template("crm_forum/reply_form.html", topic=t, reply=r, data=data,
-                           errors=errors), 422 if errors else 200
+    return render_template(
+        "crm_forum/reply_form.html", topic=t, reply=r, data=data, errors=errors
+    ), 422 if errors else 200
 
 
 @bp.get("/t/<int:topic_id>/history")
@@ -277,14 +321,24 @@ def history(topic_id):
     s = session()
     t = _topic_or_404(topic_id)
     revs = services.revisions(s, t)
-    from .models import Revision
     from sqlalchemy import select
 
-    reply_revs = list(s.scalars(select(Revision).where(
-        Revision.topic_id == t.id, Revision.reply_id.is_not(None)).order_by(Revision.id.desc())))
-    return render_template("crm_forum/history.html", topic=t, revisions=revs,
-                           reply_revisions=reply_revs,
-                           names=_names([r.editor_id for r in revs + reply_revs]))
+    from .models import Revision
+
+    reply_revs = list(
+        s.scalars(
+            select(Revision)
+            .where(Revision.topic_id == t.id, Revision.reply_id.is_not(None))
+            .order_by(Revision.id.desc())
+        )
+    )
+    return render_template(
+        "crm_forum/history.html",
+        topic=t,
+        revisions=revs,
+        reply_revisions=reply_revs,
+        names=_names([r.editor_id for r in revs + reply_revs]),
+    )
 
 
 @bp.post("/t/<int:topic_id>/follow")
@@ -308,8 +362,14 @@ def moderate(topic_id):
     s = session()
     t = _topic_or_404(topic_id)
     action = request.form.get("action", "")
-    flags = {"pin": ("pinned", True), "unpin": ("pinned", False), "lock": ("locked", True),
-             "unlock": ("locked", False), "hide": ("hidden", True), "unhide": ("hidden", False)}
+    flags = {
+        "pin": ("pinned", True),
+        "unpin": ("pinned", False),
+        "lock": ("locked", True),
+        "unlock": ("locked", False),
+        "hide": ("hidden", True),
+        "unhide": ("hidden", False),
+    }
     data = {"version": t.version}
     if action in flags:
         data[flags[action][0]] = flags[action][1]
@@ -346,8 +406,9 @@ def report(topic_id):
     s = session()
     t = _topic_or_404(topic_id)
     try:
-        services.report(s, current_user, t, request.form.get("reason", ""),
-                        _int(request.form.get("reply_id")))
+        services.report(
+            s, current_user, t, request.form.get("reason", ""), _int(request.form.get("reply_id"))
+        )
         s.commit()
         flash(_("Thank you: the moderators have been told."), "success")
     except Err as exc:
@@ -381,8 +442,9 @@ def attachment(attachment_id):
     except FileNotFoundError:
         abort(404)
     inline = a.content_type.startswith("image/") or a.content_type == "application/pdf"
-    resp = send_file(fh, mimetype=a.content_type, as_attachment=not inline,
-                     download_name=a.filename)
+    resp = send_file(
+        fh, mimetype=a.content_type, as_attachment=not inline, download_name=a.filename
+    )
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
     return resp
@@ -401,9 +463,13 @@ def unfollow_link(token):
     services.unfollow(s, user_id, topic_id)
     s.commit()
     t = s.get(services.Topic, topic_id)
-    return render_template("crm_forum/unfollow.html", error=None,
-                           topic=t if t is not None and current_user.is_authenticated
-                           and current_user.id == user_id else None)
+    return render_template(
+        "crm_forum/unfollow.html",
+        error=None,
+        topic=t
+        if t is not None and current_user.is_authenticated and current_user.id == user_id
+        else None,
+    )
 
 
 # --- Interest profile --------------------------------------------------------------------
@@ -432,9 +498,11 @@ def profile():
             flash(str(exc), "danger")
     kw = data.get("keywords")
     return render_template(
-        "crm_forum/profile.html", data=data,
+        "crm_forum/profile.html",
+        data=data,
         keywords=kw if isinstance(kw, str) else ", ".join(kw or []),
-        categories=services.readable_categories(s, current_user), errors=errors,
+        categories=services.readable_categories(s, current_user),
+        errors=errors,
     ), 422 if errors else 200
 
 
@@ -467,7 +535,8 @@ def categories():
 
     cats = services.categories(s)
     return render_template(
-        "crm_forum/categories.html", categories=cats,
+        "crm_forum/categories.html",
+        categories=cats,
         rules={c.id: services.category_rules(c) for c in cats},
         roles=list(s.scalars(select(Role).order_by(Role.name))),
         departments=list(s.scalars(select(Department).order_by(Department.name))),
@@ -480,12 +549,19 @@ def categories():
 def latest_widget_html() -> str:
     s = session()
     items = services.latest_topics(s, current_user, 6)
-    return render_template("crm_forum/_widget_latest.html", topics=items,
-                           names=_names([t.last_post_by for t in items]))
+    return render_template(
+        "crm_forum/_widget_latest.html", topics=items, names=_names([t.last_post_by for t in items])
+    )
 
 
 def linked_panel_html(entity, record, topics) -> Markup:
-    return Markup(render_template(
-        "crm_forum/_panel.html", topics=topics, entity=entity, record=record,
-        can_post=has_permission(current_user, "forum.post"),
-        names=_names([t.author_id for t in topics])))
+    return Markup(
+        render_template(
+            "crm_forum/_panel.html",
+            topics=topics,
+            entity=entity,
+            record=record,
+            can_post=has_permission(current_user, "forum.post"),
+            names=_names([t.author_id for t in topics]),
+        )
+    )

@@ -36,9 +36,14 @@ def outbox(crm_db):
 
     def rows(kind=None):
         crm_db.expire_all()
-        stmt = select(OutboxMessage.kind, User.email, OutboxMessage.subject, OutboxMessage.body,
-                      OutboxMessage.channel, OutboxMessage.data).join(
-            User, User.id == OutboxMessage.recipient_id)
+        stmt = select(
+            OutboxMessage.kind,
+            User.email,
+            OutboxMessage.subject,
+            OutboxMessage.body,
+            OutboxMessage.channel,
+            OutboxMessage.data,
+        ).join(User, User.id == OutboxMessage.recipient_id)
         if kind:
             stmt = stmt.where(OutboxMessage.kind == kind)
         return crm_db.execute(stmt.order_by(OutboxMessage.id)).all()

@@ -19,26 +19,52 @@ def _shot(page, name):
     page.screenshot(path=str(ARTIFACTS / f"forum-{name}.png"), full_page=True)
 
 
-@pytest.mark.parametrize("width,lang", [(1366, "en"), (390, "en"), (1366, "zh_Hant"),
-                                        (390, "zh_Hant")])
-def test_forum_in_the_browser(live_server, browser, crm_app, enable_modules, make_user,
-                              width, lang):
+@pytest.mark.parametrize(
+    "width,lang", [(1366, "en"), (390, "en"), (1366, "zh_Hant"), (390, "zh_Hant")]
+)
+def test_forum_in_the_browser(
+    live_server, browser, crm_app, enable_modules, make_user, width, lang
+):
     from crm_forum import demo
 
     enable_modules("forum", "customers")
-    names = {"admin": "管理員 Admin", "leader": "林經理", "sales": "陳小明", "sales2": "王大同",
-             "service": "李客服", "staff": "張助理"} if lang != "en" else {
-        "admin": "Ada Admin", "leader": "Lee Leader", "sales": "Sam Sales",
-        "sales2": "Sue Seller", "service": "Sid Service", "staff": "Stu Staff"}
-    roles = {"admin": "admin", "leader": "leader", "sales": "sales", "sales2": "sales",
-             "service": "service", "staff": "staff"}
+    names = (
+        {
+            "admin": "管理員 Admin",
+            "leader": "林經理",
+            "sales": "陳小明",
+            "sales2": "王大同",
+            "service": "李客服",
+            "staff": "張助理",
+        }
+        if lang != "en"
+        else {
+            "admin": "Ada Admin",
+            "leader": "Lee Leader",
+            "sales": "Sam Sales",
+            "sales2": "Sue Seller",
+            "service": "Sid Service",
+            "staff": "Stu Staff",
+        }
+    )
+    roles = {
+        "admin": "admin",
+        "leader": "leader",
+        "sales": "sales",
+        "sales2": "sales",
+        "service": "service",
+        "staff": "staff",
+    }
     users = {k: make_user(roles[k], name=names[k]) for k in roles}
     db = crm_app.extensions["crm"].db
     with crm_app.test_request_context(), db.session_scope() as s:
         from crm_customers import services as customers
 
-        customers.create_customer(s, s.merge(users["sales2"]),
-                                  {"name": "北京海宇科技有限公司" if lang != "en" else "Beijing Haiyu Tech"})
+        customers.create_customer(
+            s,
+            s.merge(users["sales2"]),
+            {"name": "北京海宇科技有限公司" if lang != "en" else "Beijing Haiyu Tech"},
+        )
     with crm_app.test_request_context(), db.session_scope() as s:
         demo.fill(s, {k: s.merge(u) for k, u in users.items()}, lang)
 
@@ -60,7 +86,10 @@ def test_forum_in_the_browser(live_server, browser, crm_app, enable_modules, mak
     page.wait_for_selector("[data-testid=topic-body]")
     page.locator("[data-testid=quote-link]").first.click()
     page.wait_for_selector("[data-testid=quoting]")
-    page.fill("#reply-body", "我同意，**加值服務**比較好談。" if lang != "en" else "Agreed, **added services** it is.")
+    page.fill(
+        "#reply-body",
+        "我同意，**加值服務**比較好談。" if lang != "en" else "Agreed, **added services** it is.",
+    )
     page.click("[data-testid=reply-submit]")
     page.wait_for_selector("[data-testid=quote]")
     _shot(page, f"topic-{lang}-{width}")

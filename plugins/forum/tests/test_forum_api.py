@@ -2,8 +2,9 @@
 
 
 def _topic(client, category_id, title="Pricing for 北京海宇", body="Let's **discuss**.", **kw):
-    r = client.post("/api/v1/topics", json={"category_id": category_id, "title": title,
-                                            "body": body, **kw})
+    r = client.post(
+        "/api/v1/topics", json={"category_id": category_id, "title": title, "body": body, **kw}
+    )
     assert r.status_code == 201, r.get_json()
     return r.get_json()
 
@@ -17,8 +18,9 @@ def test_post_read_reply_and_list(category, api):
     r = bob.post(f"/api/v1/topics/{t['id']}/replies", json={"body": "Agreed"})
     assert r.status_code == 201
     reply_id = r.get_json()["id"]
-    r = alice.post(f"/api/v1/topics/{t['id']}/replies",
-                   json={"body": "Thanks", "quote_of": reply_id})
+    r = alice.post(
+        f"/api/v1/topics/{t['id']}/replies", json={"body": "Thanks", "quote_of": reply_id}
+    )
     assert r.status_code == 201 and r.get_json()["quote_of_id"] == reply_id
     page = bob.get("/api/v1/topics").get_json()
     assert page["total"] == 1 and page["items"][0]["reply_count"] == 2
@@ -47,8 +49,10 @@ def _tags(html):
 def test_script_in_a_post_comes_out_inert(category, api):
     cat = category()
     c = api("sales")
-    body = ('<script>alert(1)</script> <img src=x onerror="alert(2)"> '
-            '[click](javascript:alert(3)) <a href="javascript:alert(4)">x</a>')
+    body = (
+        '<script>alert(1)</script> <img src=x onerror="alert(2)"> '
+        '[click](javascript:alert(3)) <a href="javascript:alert(4)">x</a>'
+    )
     t = _topic(c, cat["id"], body=body)
     tags, attrs = _tags(t["body_html"])
     assert tags <= {"p", "a"}, tags
@@ -82,8 +86,9 @@ def test_edit_keeps_history_and_stale_version_is_409(category, api):
     cat = category()
     c = api("sales")
     t = _topic(c, cat["id"], title="v1", body="first")
-    r = c.patch(f"/api/v1/topics/{t['id']}", json={"title": "v2", "body": "second",
-                                                    "version": t["version"]})
+    r = c.patch(
+        f"/api/v1/topics/{t['id']}", json={"title": "v2", "body": "second", "version": t["version"]}
+    )
     assert r.status_code == 200 and r.get_json()["title"] == "v2"
     assert r.get_json()["edited_at"]
     r = c.patch(f"/api/v1/topics/{t['id']}", json={"title": "v3", "version": t["version"]})
@@ -93,12 +98,20 @@ def test_edit_keeps_history_and_stale_version_is_409(category, api):
     assert [(x["title"], x["body"]) for x in revs] == [("v1", "first")]
     # Someone else may not edit it; a reply does not make the author's copy stale.
     other = api("sales")
-    assert other.patch(f"/api/v1/topics/{t['id']}",
-                       json={"title": "x", "version": t["version"] + 1}).status_code == 403
+    assert (
+        other.patch(
+            f"/api/v1/topics/{t['id']}", json={"title": "x", "version": t["version"] + 1}
+        ).status_code
+        == 403
+    )
     other.post(f"/api/v1/topics/{t['id']}/replies", json={"body": "hi"})
     cur = c.get(f"/api/v1/topics/{t['id']}").get_json()
-    assert c.patch(f"/api/v1/topics/{t['id']}",
-                   json={"body": "third", "version": cur["version"]}).status_code == 200
+    assert (
+        c.patch(
+            f"/api/v1/topics/{t['id']}", json={"body": "third", "version": cur["version"]}
+        ).status_code
+        == 200
+    )
 
 
 def test_locked_topic_refuses_replies(category, api):
@@ -121,8 +134,10 @@ def test_moderation_needs_the_permission(category, api):
         r = author.patch(f"/api/v1/topics/{t['id']}", json={**change, "version": t["version"]})
         assert r.status_code == 403
     leader = api("leader")
-    r = leader.patch(f"/api/v1/topics/{t['id']}",
-                     json={"pinned": True, "category_id": other["id"], "version": t["version"]})
+    r = leader.patch(
+        f"/api/v1/topics/{t['id']}",
+        json={"pinned": True, "category_id": other["id"], "version": t["version"]},
+    )
     assert r.status_code == 200 and r.get_json()["pinned"] is True
     assert r.get_json()["category"]["id"] == other["id"]
 
@@ -131,8 +146,12 @@ def test_hidden_topic_requested_directly_is_404(category, api):
     cat = category()
     author, reader, leader = api("sales"), api("sales"), api("leader")
     t = _topic(author, cat["id"], title="Hidden one")
-    assert leader.patch(f"/api/v1/topics/{t['id']}",
-                        json={"hidden": True, "version": t["version"]}).status_code == 200
+    assert (
+        leader.patch(
+            f"/api/v1/topics/{t['id']}", json={"hidden": True, "version": t["version"]}
+        ).status_code
+        == 200
+    )
     assert reader.get(f"/api/v1/topics/{t['id']}").status_code == 404
     assert reader.get(f"/api/v1/topics/{t['id']}/replies").status_code == 404
     assert reader.post(f"/api/v1/topics/{t['id']}/replies", json={"body": "x"}).status_code == 404
@@ -149,8 +168,7 @@ def test_category_rights_read_and_post(category, api, crm_db):
     leader_role = crm_db.scalar(select(Role.id).where(Role.name == "leader"))
     sales_role = crm_db.scalar(select(Role.id).where(Role.name == "sales"))
     secret = category("Leaders only", read_roles=[leader_role])
-    news = category("Announcements", read_roles=[leader_role, sales_role],
-                    post_roles=[leader_role])
+    news = category("Announcements", read_roles=[leader_role, sales_role], post_roles=[leader_role])
     sales, leader = api("sales"), api("leader")
     r = sales.post("/api/v1/topics", json={"category_id": news["id"], "title": "x", "body": "y"})
     assert r.status_code == 403  # may read, may not post
@@ -162,9 +180,9 @@ def test_category_rights_read_and_post(category, api, crm_db):
     titles = [x["title"] for x in sales.get("/api/v1/topics").get_json()["items"]]
     assert titles == ["Office closed"]
     assert [c["name"] for c in sales.get("/api/v1/forum/categories").get_json()] == [
-        "Announcements"]
-    r = sales.post("/api/v1/topics", json={"category_id": secret["id"], "title": "x",
-                                           "body": "y"})
+        "Announcements"
+    ]
+    r = sales.post("/api/v1/topics", json={"category_id": secret["id"], "title": "x", "body": "y"})
     assert r.status_code == 422  # an unreadable category is unknown to them
     assert sales.post("/api/v1/forum/categories", json={"name": "Mine"}).status_code == 403
 
@@ -225,23 +243,39 @@ def test_attachments_limits(category, api, crm_app):
     a = api("sales")
     t = _topic(a, cat["id"])
     url = f"/api/v1/topics/{t['id']}/attachments"
-    ok = a.client.post(url, data={"file": (io.BytesIO(b"%PDF-1.4 hello"), "offer.pdf")},
-                       headers=a._headers(None), content_type="multipart/form-data")
+    ok = a.client.post(
+        url,
+        data={"file": (io.BytesIO(b"%PDF-1.4 hello"), "offer.pdf")},
+        headers=a._headers(None),
+        content_type="multipart/form-data",
+    )
     assert ok.status_code == 201, ok.get_json()
     att = ok.get_json()
     assert att["content_type"] == "application/pdf" and att["size"] == 14
-    exe = a.client.post(url, data={"file": (io.BytesIO(b"MZ\x90\x00binary"), "x.pdf")},
-                        headers=a._headers(None), content_type="multipart/form-data")
+    exe = a.client.post(
+        url,
+        data={"file": (io.BytesIO(b"MZ\x90\x00binary"), "x.pdf")},
+        headers=a._headers(None),
+        content_type="multipart/form-data",
+    )
     assert exe.status_code == 422
     crm_app.config["CRM_FORUM_MAX_UPLOAD"] = 1024
-    big = a.client.post(url, data={"file": (io.BytesIO(b"a" * 5000), "big.txt")},
-                        headers=a._headers(None), content_type="multipart/form-data")
+    big = a.client.post(
+        url,
+        data={"file": (io.BytesIO(b"a" * 5000), "big.txt")},
+        headers=a._headers(None),
+        content_type="multipart/form-data",
+    )
     assert big.status_code == 413
     got = a.get(f"/api/v1/topics/{t['id']}").get_json()["attachments"]
     assert [x["filename"] for x in got] == ["offer.pdf"]
     other = api("sales")
-    r = other.client.post(url, data={"file": (io.BytesIO(b"%PDF-1.4"), "x.pdf")},
-                          headers=other._headers(None), content_type="multipart/form-data")
+    r = other.client.post(
+        url,
+        data={"file": (io.BytesIO(b"%PDF-1.4"), "x.pdf")},
+        headers=other._headers(None),
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 403
 
 

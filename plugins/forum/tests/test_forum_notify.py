@@ -12,14 +12,20 @@ def _post(client, cat_id, title, body="text"):
 def test_interest_profile_matches_keywords_and_categories_once(category, api, outbox):
     general, sales_cat = category("General"), category("Sales")
     by_kw, by_cat, both, nobody, author = (api("sales") for _ in range(5))
-    assert by_kw.put("/api/v1/forum/profile", json={"keywords": ["海宇", "renewal"]}).status_code == 200
+    assert (
+        by_kw.put("/api/v1/forum/profile", json={"keywords": ["海宇", "renewal"]}).status_code
+        == 200
+    )
     by_cat.put("/api/v1/forum/profile", json={"category_ids": [sales_cat["id"]]})
-    both.put("/api/v1/forum/profile", json={"category_ids": [sales_cat["id"]],
-                                             "keywords": ["北京海宇", "Discount"]})
+    both.put(
+        "/api/v1/forum/profile",
+        json={"category_ids": [sales_cat["id"]], "keywords": ["北京海宇", "Discount"]},
+    )
     nobody.put("/api/v1/forum/profile", json={"keywords": ["深圳"]})
     # The author's own profile matches too, but authors are never told about their topic.
-    author.put("/api/v1/forum/profile", json={"category_ids": [sales_cat["id"]],
-                                               "keywords": ["海宇"]})
+    author.put(
+        "/api/v1/forum/profile", json={"category_ids": [sales_cat["id"]], "keywords": ["海宇"]}
+    )
     _post(author, sales_cat["id"], "北京海宇 discount", "For the renewal")
     got = outbox("forum.interest")
     emails = sorted({r.email for r in got})
@@ -56,13 +62,17 @@ def test_bad_profile_is_refused(category, api):
     assert c.put("/api/v1/forum/profile", json={"category_ids": [999]}).status_code == 422
     assert c.put("/api/v1/forum/profile", json={"keywords": ["x" * 61]}).status_code == 422
     assert c.put("/api/v1/forum/profile", json={"keywords": "a"}).status_code == 422
-    assert c.get("/api/v1/forum/profile").get_json() == {"mode": "instant", "category_ids": [],
-                                                         "keywords": []}
+    assert c.get("/api/v1/forum/profile").get_json() == {
+        "mode": "instant",
+        "category_ids": [],
+        "keywords": [],
+    }
 
 
 def test_digest_collects_and_never_repeats_a_topic(category, api, outbox, crm_app):
-    from crm_host.db import utcnow
     from crm_forum import services
+
+    from crm_host.db import utcnow
 
     cat = category("Sales")
     reader, author = api("sales"), api("sales")
@@ -121,7 +131,7 @@ def test_unfollow_in_one_click_from_the_notification(category, api, outbox, crm_
     author.post(f"/api/v1/topics/{t['id']}/replies", json={"body": "one"})
     msg = [r for r in outbox("forum.reply") if r.email == follower.user.email][0]
     link = msg.data["unfollow_url"]
-    path = link[link.index("/forum/unfollow/"):]
+    path = link[link.index("/forum/unfollow/") :]
     anon = crm_app.test_client()  # works from a mail client, signed out
     r = anon.get(path)
     assert r.status_code == 200
@@ -142,10 +152,30 @@ def test_report_notifies_moderators(category, api, outbox):
     assert leader.user.email in {x.email for x in got}
     assert reporter.user.email not in {x.email for x in got}
     assert author.user.email not in {x.email for x in got}
-    assert reporter.post(f"/api/v1/topics/{t['id']}/reports", json={"reason": " "}).status_code == 422
+    assert (
+        reporter.post(f"/api/v1/topics/{t['id']}/reports", json={"reason": " "}).status_code == 422
+    )
 
 
 def test_notification_kinds_declared(forum):
     with forum.app_context():
         kinds = forum.extensions["crm"].runtime().notification_kinds
     assert {"forum.interest", "forum.digest", "forum.reply", "forum.report"} <= set(kinds)
+
+
+def test_notifications_read_in_the_recipients_language(category, api, outbox, crm_db):
+    from crm_host.models import User
+
+    cat = category("Sales")
+    author, follower = api("sales"), api("sales")
+    crm_db.get(User, follower.user.id).locale = "zh_Hant"
+    crm_db.commit()
+    t = _post(author, cat["id"], "Haiyu")
+    follower.put(f"/api/v1/topics/{t['id']}/follow")
+    follower.put("/api/v1/forum/profile", json={"keywords": ["海宇"]})
+    author.post(f"/api/v1/topics/{t['id']}/replies", json={"body": "ok"})
+    msg = [r for r in outbox("forum.reply") if r.email == follower.user.email][0]
+    assert msg.subject.endswith("回覆了「Haiyu」") and "取消關注此主題" in msg.body
+    _post(author, cat["id"], "海宇的新報價")
+    got = [r for r in outbox("forum.interest") if r.email == follower.user.email]
+    assert got and got[0].subject == "Sales 有新主題：海宇的新報價"

@@ -17,8 +17,14 @@ def test_post_reply_quote_follow_and_edit_through_pages(forum, api, login):
     alice, bob = login("sales"), login("sales")
     page = alice.get("/forum/").get_data(as_text=True)
     assert "Sales strategy" in page and 'data-testid="new-topic"' in page
-    r = alice.post_form("/forum/new", {"category_id": cat["id"], "title": "報價策略",
-                                       "body": "Use **training** <script>alert(1)</script>"})
+    r = alice.post_form(
+        "/forum/new",
+        {
+            "category_id": cat["id"],
+            "title": "報價策略",
+            "body": "Use **training** <script>alert(1)</script>",
+        },
+    )
     assert r.status_code == 303
     url = r.headers["Location"]
     tid = int(re.search(r"/forum/t/(\d+)", url).group(1))
@@ -26,7 +32,9 @@ def test_post_reply_quote_follow_and_edit_through_pages(forum, api, login):
     assert "<strong>training</strong>" in html and "<script>alert(1)" not in html
     assert "&lt;script&gt;" in html
     assert bob.post_form(f"/forum/t/{tid}/reply", {"body": "First reply"}).status_code == 303
-    rid = int(re.search(r'id="reply-(\d+)"', bob.get(f"/forum/t/{tid}").get_data(as_text=True)).group(1))
+    rid = int(
+        re.search(r'id="reply-(\d+)"', bob.get(f"/forum/t/{tid}").get_data(as_text=True)).group(1)
+    )
     page = alice.get(f"/forum/t/{tid}?quote={rid}").get_data(as_text=True)
     assert 'data-testid="quoting"' in page
     alice.post_form(f"/forum/t/{tid}/reply", {"body": "Answer", "quote_of": rid})
@@ -39,8 +47,9 @@ def test_post_reply_quote_follow_and_edit_through_pages(forum, api, login):
     # edit with history
     form = alice.get(f"/forum/t/{tid}/edit").get_data(as_text=True)
     version = re.search(r'name="version" value="(\d+)"', form).group(1)
-    r = alice.post_form(f"/forum/t/{tid}/edit", {"title": "報價策略 v2", "body": "new",
-                                                 "version": version})
+    r = alice.post_form(
+        f"/forum/t/{tid}/edit", {"title": "報價策略 v2", "body": "new", "version": version}
+    )
     assert r.status_code == 303
     hist = bob.get(f"/forum/t/{tid}/history").get_data(as_text=True)
     assert 'data-testid="revision"' in hist and "報價策略" in hist
@@ -54,18 +63,23 @@ def test_list_unread_first_pinned_on_top_and_category_filter(forum, api, login):
     author = api("sales")
     ids = {}
     for title, cat in (("old", a), ("pinned", b), ("new", a)):
-        ids[title] = author.post("/api/v1/topics", json={"category_id": cat["id"], "title": title,
-                                                         "body": "x"}).get_json()
+        ids[title] = author.post(
+            "/api/v1/topics", json={"category_id": cat["id"], "title": title, "body": "x"}
+        ).get_json()
     reader = login("sales")
     reader.get(f"/forum/t/{ids['new']['id']}")  # read
-    api("leader").patch(f"/api/v1/topics/{ids['pinned']['id']}",
-                        json={"pinned": True, "version": ids["pinned"]["version"]})
+    api("leader").patch(
+        f"/api/v1/topics/{ids['pinned']['id']}",
+        json={"pinned": True, "version": ids["pinned"]["version"]},
+    )
     html = reader.get("/forum/").get_data(as_text=True)
     order = re.findall(r'data-topic-id="(\d+)"', html)
     assert order == [str(ids["pinned"]["id"]), str(ids["old"]["id"]), str(ids["new"]["id"])]
     html = reader.get(f"/forum/?category_id={a['id']}").get_data(as_text=True)
-    assert re.findall(r'data-topic-id="(\d+)"', html) == [str(ids["old"]["id"]),
-                                                          str(ids["new"]["id"])]
+    assert re.findall(r'data-topic-id="(\d+)"', html) == [
+        str(ids["old"]["id"]),
+        str(ids["new"]["id"]),
+    ]
     html = reader.get("/forum/?q=pinned").get_data(as_text=True)
     assert re.findall(r'data-topic-id="(\d+)"', html) == [str(ids["pinned"]["id"])]
 
@@ -88,8 +102,9 @@ def test_rights_on_pages(forum, api, login, crm_db):
     leader_role = crm_db.scalar(select(Role.id).where(Role.name == "leader"))
     news = _cat(api, "News", post_roles=[leader_role])
     leader = api("leader")
-    t = leader.post("/api/v1/topics", json={"category_id": news["id"], "title": "Closed",
-                                            "body": "x"}).get_json()
+    t = leader.post(
+        "/api/v1/topics", json={"category_id": news["id"], "title": "Closed", "body": "x"}
+    ).get_json()
     sales = login("sales")
     r = sales.post_form("/forum/new", {"category_id": news["id"], "title": "t", "body": "x"})
     assert r.status_code == 403
@@ -98,10 +113,13 @@ def test_rights_on_pages(forum, api, login, crm_db):
     assert "You may read this category but not post in it." in page
     # locked: the reply is refused with a clear message
     open_cat = _cat(api, "Open")
-    t2 = leader.post("/api/v1/topics", json={"category_id": open_cat["id"], "title": "Lock me",
-                                             "body": "x"}).get_json()
+    t2 = leader.post(
+        "/api/v1/topics", json={"category_id": open_cat["id"], "title": "Lock me", "body": "x"}
+    ).get_json()
     lead_page = login("leader")
-    assert lead_page.post_form(f"/forum/t/{t2['id']}/moderate", {"action": "lock"}).status_code == 303
+    assert (
+        lead_page.post_form(f"/forum/t/{t2['id']}/moderate", {"action": "lock"}).status_code == 303
+    )
     r = sales.post_form(f"/forum/t/{t2['id']}/reply", {"body": "late"}, follow_redirects=True)
     assert "This topic is locked: no new replies." in r.get_data(as_text=True)
     assert api("sales").get(f"/api/v1/topics/{t2['id']}/replies").get_json()["total"] == 0
@@ -118,15 +136,24 @@ def test_interest_page_and_category_admin(forum, api, login):
     cat = _cat(api, "Sales")
     c = login("sales")
     assert c.get("/forum/profile").status_code == 200
-    r = c.post_form("/forum/profile", {"mode": "digest", "category_ids": str(cat["id"]),
-                                       "keywords": "報價，renewal, 海宇"})
+    r = c.post_form(
+        "/forum/profile",
+        {"mode": "digest", "category_ids": str(cat["id"]), "keywords": "報價，renewal, 海宇"},
+    )
     assert r.status_code == 303
     assert api(c.crm_user).get("/api/v1/forum/profile").get_json() == {
-        "mode": "digest", "category_ids": [cat["id"]], "keywords": ["renewal", "報價", "海宇"]}
+        "mode": "digest",
+        "category_ids": [cat["id"]],
+        "keywords": ["renewal", "報價", "海宇"],
+    }
     admin = login("admin")
     assert admin.get("/admin/forum/categories").status_code == 200
-    assert admin.post_form("/admin/forum/categories", {"name": "案例討論", "description": "Cases",
-                                                 "position": "5"}).status_code == 303
+    assert (
+        admin.post_form(
+            "/admin/forum/categories", {"name": "案例討論", "description": "Cases", "position": "5"}
+        ).status_code
+        == 303
+    )
     names = [x["name"] for x in api("sales").get("/api/v1/forum/categories").get_json()]
     assert names == ["案例討論", "Sales"]
 
@@ -136,10 +163,17 @@ def test_attachment_through_the_form_and_download(forum, api, login):
 
     cat = _cat(api)
     a = login("sales")
-    r = a.post("/forum/new", data={"csrf_token": a.csrf_token(), "category_id": cat["id"],
-                                   "title": "With file", "body": "see file",
-                                   "file": (io.BytesIO(b"hello notes"), "notes.txt")},
-               content_type="multipart/form-data")
+    r = a.post(
+        "/forum/new",
+        data={
+            "csrf_token": a.csrf_token(),
+            "category_id": cat["id"],
+            "title": "With file",
+            "body": "see file",
+            "file": (io.BytesIO(b"hello notes"), "notes.txt"),
+        },
+        content_type="multipart/form-data",
+    )
     assert r.status_code == 303
     tid = int(re.search(r"/forum/t/(\d+)", r.headers["Location"]).group(1))
     page = a.get(f"/forum/t/{tid}").get_data(as_text=True)
@@ -153,9 +187,16 @@ def test_link_field_absent_without_customers(forum, api, login):
     _cat(api)
     page = login("sales").get("/forum/new").get_data(as_text=True)
     assert 'data-testid="link-field"' not in page
-    r = api("sales").post("/api/v1/topics", json={"category_id": 1, "title": "t", "body": "b",
-                                                  "link_entity": "customers.customer",
-                                                  "link_id": 1})
+    r = api("sales").post(
+        "/api/v1/topics",
+        json={
+            "category_id": 1,
+            "title": "t",
+            "body": "b",
+            "link_entity": "customers.customer",
+            "link_id": 1,
+        },
+    )
     assert r.status_code == 422
 
 
@@ -169,9 +210,16 @@ def test_case_discussion_shows_on_the_customer_page(enable_modules, api, login):
     assert 'data-testid="link-field"' in page
     found = owner.get("/forum/lookup?entity=customers.customer&q=海宇").get_json()
     assert found == [{"id": cust["id"], "label": f"北京海宇科技 · {cust['code']}"}]
-    r = owner_api.post("/api/v1/topics", json={"category_id": cat["id"], "title": "Haiyu legal",
-                                               "body": "NDA", "link_entity": "customers.customer",
-                                               "link_id": cust["id"]})
+    r = owner_api.post(
+        "/api/v1/topics",
+        json={
+            "category_id": cat["id"],
+            "title": "Haiyu legal",
+            "body": "NDA",
+            "link_entity": "customers.customer",
+            "link_id": cust["id"],
+        },
+    )
     assert r.status_code == 201
     tid = r.get_json()["id"]
     detail = owner.get(f"/customers/{cust['id']}").get_data(as_text=True)
@@ -182,9 +230,16 @@ def test_case_discussion_shows_on_the_customer_page(enable_modules, api, login):
     other = login("sales")
     assert other.get("/forum/lookup?entity=customers.customer&q=海宇").get_json() == []
     assert 'data-testid="linked-record"' not in other.get(f"/forum/t/{tid}").get_data(as_text=True)
-    r = api(other.crm_user).post("/api/v1/topics", json={
-        "category_id": cat["id"], "title": "x", "body": "y",
-        "link_entity": "customers.customer", "link_id": cust["id"]})
+    r = api(other.crm_user).post(
+        "/api/v1/topics",
+        json={
+            "category_id": cat["id"],
+            "title": "x",
+            "body": "y",
+            "link_entity": "customers.customer",
+            "link_id": cust["id"],
+        },
+    )
     assert r.status_code == 422
 
 
@@ -199,9 +254,16 @@ def test_panel_respects_category_read_rights(enable_modules, api, login, crm_db)
     cust = api(lead.crm_user).post("/api/v1/customers", json={"name": "Acme"}).get_json()
     admin = api("admin")
     for cat, title in ((sales_only, "Acme margin"), (everyone, "Acme visit")):
-        r = admin.post("/api/v1/topics", json={"category_id": cat["id"], "title": title,
-                                               "body": "x", "link_entity": "customers.customer",
-                                               "link_id": cust["id"]})
+        r = admin.post(
+            "/api/v1/topics",
+            json={
+                "category_id": cat["id"],
+                "title": title,
+                "body": "x",
+                "link_entity": "customers.customer",
+                "link_id": cust["id"],
+            },
+        )
         assert r.status_code == 201
     page = lead.get(f"/customers/{cust['id']}").get_data(as_text=True)
     assert "Acme visit" in page and "Acme margin" not in page
@@ -211,15 +273,16 @@ def test_panel_respects_category_read_rights(enable_modules, api, login, crm_db)
 
 def test_dashboard_widget_and_global_search(forum, api, login):
     cat = _cat(api)
-    api("sales").post("/api/v1/topics", json={"category_id": cat["id"],
-                                              "title": "北京海宇的報價", "body": "x"})
+    api("sales").post(
+        "/api/v1/topics", json={"category_id": cat["id"], "title": "北京海宇的報價", "body": "x"}
+    )
     c = login("sales")
     assert 'data-testid="forum-widget"' in c.get("/").get_data(as_text=True)
     assert "北京海宇的報價" in c.get("/search?q=海宇").get_data(as_text=True)
 
 
 def test_pages_in_chinese(forum, api, login):
-    cat = _cat(api)
+    _cat(api)
     c = login("sales")
     html = c.get("/forum/", headers={"Accept-Language": "zh-TW"}).get_data(as_text=True)
     assert "論壇" in html or "討論" in html
@@ -230,8 +293,17 @@ def test_demo_data_in_chinese_and_english(crm_app, enable_modules, make_user, cr
     from crm_forum.models import Category, Reply, Topic
 
     enable_modules("forum")
-    users = {k: make_user(r) for k, r in (("admin", "admin"), ("leader", "leader"),
-             ("sales", "sales"), ("sales2", "sales"), ("service", "service"), ("staff", "staff"))}
+    users = {
+        k: make_user(r)
+        for k, r in (
+            ("admin", "admin"),
+            ("leader", "leader"),
+            ("sales", "sales"),
+            ("sales2", "sales"),
+            ("service", "service"),
+            ("staff", "staff"),
+        )
+    }
     db = crm_app.extensions["crm"].db
     for locale in ("zh_Hant", "en"):
         with crm_app.test_request_context(), db.session_scope() as s:
@@ -254,11 +326,20 @@ def test_case_discussion_on_a_deal(enable_modules, api, login):
     deal = a.post("/api/v1/deals", json={"name": "明遠 ERP 續約", "customer_id": cust["id"]})
     assert deal.status_code == 201, deal.get_json()
     deal = deal.get_json()
-    assert [x["label"].split(" · ")[0] for x in
-            owner.get("/forum/lookup?entity=pipeline.deal&q=ERP").get_json()] == ["明遠 ERP 續約"]
-    r = a.post("/api/v1/topics", json={"category_id": cat["id"], "title": "ERP renewal price",
-                                       "body": "x", "link_entity": "pipeline.deal",
-                                       "link_id": deal["id"]})
+    assert [
+        x["label"].split(" · ")[0]
+        for x in owner.get("/forum/lookup?entity=pipeline.deal&q=ERP").get_json()
+    ] == ["明遠 ERP 續約"]
+    r = a.post(
+        "/api/v1/topics",
+        json={
+            "category_id": cat["id"],
+            "title": "ERP renewal price",
+            "body": "x",
+            "link_entity": "pipeline.deal",
+            "link_id": deal["id"],
+        },
+    )
     assert r.status_code == 201
     page = owner.get(f"/pipeline/{deal['id']}").get_data(as_text=True)
     assert 'data-panel="forum.discussions"' in page and "ERP renewal price" in page
