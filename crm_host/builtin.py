@@ -77,7 +77,7 @@ def crm_menu_items():
         ),
         MenuItem(
             "admin.notifications",
-            _l("Deliveries"),
+            _l("Delivery log"),
             "admin.notifications",
             "admin.notifications",
             section="admin",

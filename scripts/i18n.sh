@@ -13,6 +13,11 @@
 # translate the new (empty or "#, fuzzy") entries in
 # crm_host/translations/<locale>/LC_MESSAGES/messages.po, remove the fuzzy
 # flags, and run this script again to recompile. Commit both .po and .mo.
+#
+# All catalogs end up in ONE gettext domain: an English text must mean the same thing, and be
+# translated the same way, in every module (tests/test_translations.py checks this). When the
+# meanings differ, use a more specific English text or pgettext(context, text) /
+# {{ pgettext('context', 'text') }}; Babel extracts pgettext (msgctxt) by default.
 set -eu
 
 ROOT=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd)

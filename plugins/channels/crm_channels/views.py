@@ -574,7 +574,7 @@ def settings():
                 flash(
                     _(
                         "A test email to %(to)s is queued; its result shows under "
-                        "Administration → Deliveries.",
+                        "Administration → Delivery log.",
                         to=to,
                     ),
                     "success",

@@ -58,9 +58,9 @@ FORM_FIELDS = [  # (name, label, kind, column width)
 ]
 CONTACT_FORM = [
     ("name", _l("Name"), "text", 6),
-    ("code", _l("Code"), "text", 6),
+    ("code", _l("Contact code"), "text", 6),
     ("department", _l("Department"), "text", 6),
-    ("title", _l("Title"), "text", 6),
+    ("title", _l("Job title"), "text", 6),
     ("phone", _l("Phone"), "text", 4),
     ("mobile", _l("Mobile"), "text", 4),
     ("email", _l("Email"), "email", 4),
