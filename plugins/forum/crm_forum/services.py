@@ -49,7 +49,7 @@ from .models import (
 MAX_TITLE = 200
 MAX_BODY = 50_000
 MAX_KEYWORDS = 30
-MAX_ATTACHMENTS = 10
+MAX_ATTACHMENTS = 100
 #: Entities a topic may be linked to (case discussions), when their module is active.
 LINKABLE = ("customers.customer", "pipeline.deal")
 ENTITY = "forum.topic"
@@ -899,6 +899,13 @@ def keyword_tokens(keyword: str) -> list[str]:
 def add_attachment(
     session, user, topic: Topic, upload, filename: str, store, reply: Reply | None = None
 ) -> Attachment:
+    try:
+        return _add_attachment(session, user, topic, upload, filename, store, reply)
+    finally:
+        upload.file.close()  # the spooled upload: its bytes are in the storage now
+
+
+def _add_attachment(session, user, topic, upload, filename, store, reply):
     owner = reply.author_id if reply else topic.author_id
     if owner != user.id and not can_moderate(user):
         raise ForumError(_l("Only the author may attach files here."), status=403)
@@ -907,7 +914,7 @@ def add_attachment(
     n = session.scalar(
         select(func.count()).select_from(Attachment).where(Attachment.topic_id == topic.id)
     )
-    if n >= MAX_ATTACHMENTS * 10:
+    if n >= MAX_ATTACHMENTS:
         raise ForumError(_l("This topic has too many attachments."), "file")
     name = (filename or "file").replace("/", "_").replace("\\", "_").strip()[:200] or "file"
     key = store.save(upload.file)

@@ -49,3 +49,7 @@ def outbox(crm_db):
         return crm_db.execute(stmt.order_by(OutboxMessage.id)).all()
 
     return rows
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "browser: drives headless Chromium (Playwright)")
