@@ -22,7 +22,8 @@ DEFAULTS = {
     "CRM_TOKEN_DAYS": 90,
     "CRM_SECURE_COOKIES": None,  # default: on in production
     "CRM_DEFAULT_LOCALE": "en",
-    "CRM_TIMEZONE": "UTC",  # the organisation's zone (IANA name); each user may choose theirs
+    "CRM_TIMEZONE": "UTC",
+    "CRM_CURRENCY": "CNY",  # ISO 4217 code amounts are kept in (shown with its local symbol)  # the organisation's zone (IANA name); each user may choose theirs
     "CRM_SITE_NAME": "CRM",
     "CRM_TRUSTED_PROXIES": 0,
     "CRM_PHONE_REGION": "CN",  # country assumed for phone numbers written without one  # how many reverse proxies' X-Forwarded-* headers to trust

@@ -88,6 +88,18 @@ def local_today(user=None) -> date:
     return datetime.now(user_zone(user)).date()
 
 
+def currency_symbol() -> str:
+    """The symbol of ``CRM_CURRENCY`` as the reader's language writes it (¥, NT$, US$ ...)."""
+    from babel.numbers import get_currency_symbol
+    from flask_babel import get_locale
+
+    code = current_app.config.get("CRM_CURRENCY") or "CNY"
+    try:
+        return get_currency_symbol(code, locale=str(get_locale() or "en"))
+    except Exception:  # an unknown code or locale: the code itself is still clear
+        return code
+
+
 def _format(value, fmt: str) -> str:
     if value is None or value == "":
         return ""
@@ -108,4 +120,5 @@ def register(app) -> None:
     app.add_template_filter(lambda v: _format(v, "%m-%d %H:%M"), "short_dt")
     app.add_template_global(local_today, "local_today")
     app.add_template_global(to_local, "to_local")
+    app.add_template_global(currency_symbol, "currency_symbol")
     app.add_template_global(select_timezone, "tz_name")

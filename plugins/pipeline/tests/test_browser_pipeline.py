@@ -46,6 +46,13 @@ def test_deal_flow(live_server, browser, crm_app, make_user, team, width, lang):
     # the 360° page offers "New deal" in the deals panel
     page.click("[data-panel='pipeline.deals'] a[href*='/pipeline/new']")
     page.wait_for_selector("[data-testid=customer-details] >> text=02-2345-6789")
+    # the customer can also be found by typing (a big book does not fit in the list)
+    page.fill("[data-testid=customer-search]", "海宇")
+    page.wait_for_function(
+        "document.querySelector('[data-customer-select]').selectedOptions[0]"
+        " && document.querySelector('[data-customer-select]').selectedOptions[0]"
+        ".textContent.includes('台北市海宇科技股份有限公司')"
+    )
     page.fill("#f-name", "門市 POS 汰換")
     page.fill("#f-amount", "480000")
     page.fill("#f-expected_close", "2026-12-20")
