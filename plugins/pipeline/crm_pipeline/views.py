@@ -23,7 +23,7 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 from werkzeug.exceptions import Conflict
 
-from crm_host.api import count_capped, parse_sort
+from crm_host.api import page_of, parse_sort
 from crm_host.db import session
 from crm_host.models import Department, User
 from crm_host.security import has_permission, permission_required, scope_filter
@@ -210,10 +210,9 @@ def index():
         args = DealFilter().load({})
     filters = services.Filters.from_args(args)
     stmt = services.deal_query(s, current_user, filters)
-    total, exact = count_capped(s, stmt, 10_000)
     order = parse_sort(args.get("sort"), services.SORTABLE, [Deal.id.desc()]) + [Deal.id]
     page = args["page"]
-    rows = s.scalars(stmt.order_by(*order).limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
+    rows, total, exact = page_of(s, stmt, order, page, PER_PAGE)  # total capped: CRM_COUNT_CAP
     users = (
         {u.id: u for u in s.scalars(select(User).where(User.id.in_({r.owner_id for r in rows})))}
         if rows
