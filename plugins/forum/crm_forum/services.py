@@ -19,6 +19,7 @@ from flask import current_app, has_request_context, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 from sqlalchemy import inspect as sa_inspect
+from werkzeug.exceptions import Conflict
 
 from crm_host import audit
 from crm_host.db import utcnow
@@ -428,7 +429,7 @@ def update_topic(session, user, topic: Topic, data: dict) -> Topic:
         raise ForumError(_l("This topic is locked."), status=409)
     try:
         check_version(topic, data.get("version"))
-    except Exception as exc:  # werkzeug Conflict
+    except Conflict as exc:
         raise ForumError(getattr(exc, "description", str(exc)), "version", status=409) from None
     before = audit.snapshot(topic)
     title = _clean(data["title"], "title", MAX_TITLE) if "title" in data else topic.title
@@ -522,7 +523,7 @@ def update_reply(session, user, topic: Topic, reply: Reply, data: dict) -> Reply
         raise ForumError(_l("This topic is locked."), status=409)
     try:
         check_version(reply, data.get("version"))
-    except Exception as exc:
+    except Conflict as exc:
         raise ForumError(getattr(exc, "description", str(exc)), "version", status=409) from None
     before = audit.snapshot(reply)
     if "body" in data:
