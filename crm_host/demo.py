@@ -77,6 +77,9 @@ ROLES = {
 }
 
 
+DEMO_TIMEZONE = {"zh_Hant": "Asia/Taipei", "zh_Hans": "Asia/Shanghai"}
+
+
 def _dept(s, name, parent=None):
     d = s.scalar(select(Department).where(Department.name == name))
     return d or people.create_department(s, name, parent.id if parent else None)
@@ -136,6 +139,8 @@ def run(app, locale: str = "zh_Hant", password: str = "demo1234") -> str:
                     department_id=depts[key].id,
                     locale=locale,
                 )
+                # The demo company sits where its language is spoken, so its times read right.
+                u.timezone = DEMO_TIMEZONE.get(locale)
             users[key] = u
         s.flush()
         for key in ("sales", "sales2"):
