@@ -101,12 +101,23 @@ def notify(
     :param addresses: ``(channel, address)`` pairs for people who are not users
         (a customer's contact by email, a fax number, a webhook URL).
     :returns: the outbox rows added (one per recipient and channel).
+
+    ``subject``, ``body`` and ``html`` may be lazy strings (``flask_babel.lazy_gettext``):
+    each user then reads them in their own language, whoever or whatever (a scheduled job)
+    raised the notification. Plain strings are sent as they are.
     """
     runtime = runtime or current_runtime()
     data = dict(data or {})
     rows: list[OutboxMessage] = []
-    subject = (subject or "")[:255]
     seen: set[tuple] = set()
+    rendered: dict[str | None, tuple] = {}
+
+    def text_for(locale: str | None) -> tuple:
+        """subject, body, html in ``locale`` (computed once per language)."""
+        if locale not in rendered:
+            rendered[locale] = _render((subject, body, html), locale)
+        return rendered[locale]
+
     for user in users:
         if user is None or not user.is_active:
             continue
@@ -117,14 +128,15 @@ def notify(
             if (user.id, ch) in seen:
                 continue
             seen.add((user.id, ch))
+            u_subject, u_body, u_html = text_for(user.locale)
             rows.append(
                 OutboxMessage(
                     kind=kind,
                     channel=ch,
                     recipient_id=user.id,
-                    subject=subject,
-                    body=body,
-                    html=html,
+                    subject=u_subject,
+                    body=u_body,
+                    html=u_html,
                     data=data,
                 )
             )
@@ -132,19 +144,41 @@ def notify(
         if (ch, address) in seen:
             continue
         seen.add((ch, address))
+        a_subject, a_body, a_html = text_for(None)  # not a user: the organisation's language
         rows.append(
             OutboxMessage(
                 kind=kind,
                 channel=ch,
                 address=address,
-                subject=subject,
-                body=body,
-                html=html,
+                subject=a_subject,
+                body=a_body,
+                html=a_html,
                 data=data,
             )
         )
     session.add_all(rows)
     return rows
+
+
+def _render(texts: tuple, locale: str | None) -> tuple:
+    """Plain text of each (possibly lazy) string, in ``locale`` (None: the default one)."""
+    from flask import has_app_context
+
+    def plain(value):
+        return None if value is None else str(value)
+
+    from flask_babel.speaklater import LazyString
+
+    if not has_app_context() or not any(isinstance(t, LazyString) for t in texts):
+        out = tuple(plain(t) for t in texts)
+    else:
+        from flask import current_app
+        from flask_babel import force_locale
+
+        with force_locale(locale or current_app.config.get("CRM_DEFAULT_LOCALE", "en")):
+            out = tuple(plain(t) for t in texts)
+    subject, body, html = out
+    return (subject or "")[:255], body or "", html
 
 
 # --- Delivery ----------------------------------------------------------------------------

@@ -171,3 +171,36 @@ def test_an_undeliverable_message_is_dead_at_once(crm_app, crm_db, make_user):
     assert row.status == "dead" and row.attempts == 1
     assert "no mobile number" in row.last_error
     assert crm_db.query(DeliveryAttempt).filter_by(outbox_id=row.id).count() == 1
+
+
+def test_each_recipient_reads_a_lazy_notification_in_their_language(crm_app, crm_db, make_user):
+    """A notification raised by a job (no request, no reader) with a lazy subject reaches each
+    user in their own language."""
+    from flask_babel import lazy_gettext
+
+    from crm_host import notify as bus
+    from crm_host.models import User
+
+    en, hant, hans = make_user("sales"), make_user("sales"), make_user("sales")
+    for u, loc in ((hant, "zh_Hant"), (hans, "zh_Hans")):
+        crm_db.get(User, u.id).locale = loc
+    crm_db.commit()
+    rt = crm_app.extensions["crm"].runtime()
+    with crm_app.app_context():  # as in the worker: an app, no request
+        users = [crm_db.get(User, u.id) for u in (en, hant, hans)]
+        rows = bus.notify(
+            crm_db,
+            "host.test",
+            lazy_gettext("Missing data for required field."),
+            "plain body",
+            users=users,
+            channels=["log"],
+            runtime=rt,
+        )
+        subjects = {r.recipient_id: r.subject for r in rows}
+    assert subjects == {
+        en.id: "Missing data for required field.",
+        hant.id: "此欄位為必填。",
+        hans.id: "此字段为必填。",
+    }
+    assert {r.body for r in rows} == {"plain body"}

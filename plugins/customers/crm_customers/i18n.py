@@ -2,8 +2,8 @@
 
 ``_l("The code %(code)s is taken.", code=code)`` is a lazy string: it is translated when it is
 turned into text (``str(exc)``), during a request in the signed-in user's language. Outside a
-request (the CLI, the worker, demo data) it reads in English: Flask-Babel's own lazy strings
-would ask the host's locale selector there, which needs a request.
+request it reads in the organisation's default language (English unless
+CRM_DEFAULT_LOCALE says otherwise), or in the recipient's under ``force_locale``.
 
 ``_`` translates at once, the same way. ``N_`` only marks a text for the catalog; whoever
 shows it translates it (the channels module does so with the audience's labels).
@@ -13,15 +13,16 @@ Placeholders are named (``%(code)s``), never positional, so a translation can mo
 
 from __future__ import annotations
 
-from flask import has_request_context
+from flask import has_app_context
 from flask_babel import gettext as _babel_gettext
 from flask_babel.speaklater import LazyString
 
 
 def gettext(string: str, **variables) -> str:
-    """``string`` translated into the request's language (English outside a request), its
-    ``%(name)s`` placeholders filled from ``variables``."""
-    if has_request_context():
+    """``string`` translated into the reader's language (the request's; the recipient's
+    under ``flask_babel.force_locale``, as the notification bus does; the default one in the
+    CLI), its ``%(name)s`` placeholders filled from ``variables``."""
+    if has_app_context():
         return _babel_gettext(string, **variables)
     return string % variables if variables else string
 

@@ -542,7 +542,7 @@ def transfer(session, user, deals: Iterable[Deal], to_owner_id: int, note: str =
         notify(
             session,
             "pipeline.assigned",
-            f"{len(moved)} deal(s) handed over to you",
+            _l("%(n)s deal(s) handed over to you", n=len(moved)),  # the recipient's language
             "\n".join(f"{d.code} {d.name}" for d in moved[:50]),
             users=[new_owner],
             data={"deal_ids": [d.id for d in moved]},
@@ -589,7 +589,7 @@ def urge(session, user, deal: Deal, message: str) -> Urge:
     notify(
         session,
         "pipeline.urge",
-        f"{user.name} urges deal {deal.code}: {deal.name}",
+        _l("%(who)s urges deal %(code)s: %(name)s", who=user.name, code=deal.code, name=deal.name),
         message,
         users=[owner],
         data={"deal_id": deal.id, "urged_by": user.id},
@@ -982,7 +982,7 @@ def send_due_reminders(session, now: datetime | None = None) -> int:
             notify(
                 session,
                 "pipeline.reminder",
-                f"Reminder: {a.subject} at {when}",
+                _l("Reminder: %(subject)s at %(when)s", subject=a.subject, when=when),
                 "\n".join(x for x in (a.location, a.notes) if x),
                 users=[u],
                 data={
@@ -1288,8 +1288,20 @@ def send_overdue_payment_reminders(session, now: datetime | None = None) -> int:
         notify(
             session,
             "pipeline.payment_overdue",
-            f"Payment overdue: {d.code} {d.customer_name or ''} {p.amount} due {p.due_on.isoformat()}",
-            f"Deal {d.code} {d.name}: {p.amount} was due on {p.due_on.isoformat()} and has not been received.",
+            _l(
+                "Payment overdue: %(code)s %(customer)s %(amount)s due %(due)s",
+                code=d.code,
+                customer=d.customer_name or "",
+                amount=p.amount,
+                due=p.due_on.isoformat(),
+            ),
+            _l(
+                "Deal %(code)s %(name)s: %(amount)s was due on %(due)s and has not been received.",
+                code=d.code,
+                name=d.name,
+                amount=p.amount,
+                due=p.due_on.isoformat(),
+            ),
             users=[owner],
             data={"deal_id": d.id, "payment_id": p.id},
         )
