@@ -6,10 +6,11 @@ from flask import current_app, request, send_file, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from crm_host import storage
 from crm_host.api import Blueprint, abort, page_schema, paginate, refusals, require
 from crm_host.db import session
 
-from . import reports, services, storage
+from . import reports, services
 from .models import DOCUMENT_KINDS, Competitor, Deal, Document, OrderLine, Payment, Stage
 from .schemas import (
     ActivityFilter,

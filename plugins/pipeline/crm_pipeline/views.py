@@ -23,13 +23,14 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 from werkzeug.exceptions import Conflict
 
+from crm_host import storage
 from crm_host.api import page_of, parse_sort
 from crm_host.db import session
 from crm_host.models import Department, User
 from crm_host.security import has_permission, permission_required, scope_filter
 from crm_host.ui import chart, record_panels
 
-from . import reports, services, storage
+from . import reports, services
 from .api import file_storage, read_upload
 from .models import (
     ACTIVITY_KINDS,

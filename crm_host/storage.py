@@ -1,11 +1,12 @@
 """File storage behind a small interface, with upload limits and content sniffing.
 
-Nothing here knows about deals: another module (knowledge base, tickets) can copy this file
-or import it. The bytes live outside the database; the database keeps the key, the size,
-the sniffed type and a SHA-256.
+Every module that keeps files (deal documents, forum attachments, knowledge documents) uses
+this. The bytes live outside the database; the database keeps the key, the size, the sniffed
+type and a SHA-256.
 
 * :class:`Storage` is the interface (``save``, ``open``, ``delete``); :class:`DirectoryStorage`
-  keeps files in a directory (``CRM_PIPELINE_STORAGE_DIR``, default ``<instance>/pipeline-files``).
+  keeps files in a directory; :func:`storage_for_app` picks a module's directory from its
+  setting (e.g. ``CRM_PIPELINE_STORAGE_DIR``), by default ``<instance>/<module>-files``.
   An object store (S3, MinIO) only needs another class with the same three methods.
 * :func:`read_limited` reads an upload stream in chunks and stops as soon as it passes the
   limit, so a 200 MB upload never sits in memory.
