@@ -120,6 +120,16 @@ def create_topic(args):
     return _topic_out(t)
 
 
+@blp.route("/topics/read-all", methods=["POST"])
+@blp.response(204)
+def read_all():
+    """Mark every topic as read (a later post makes it unread again)."""
+    require("forum.view")
+    s = session()
+    services.mark_all_read(s, current_user)
+    s.commit()
+
+
 @blp.route("/topics/<int:topic_id>", methods=["GET"])
 @blp.response(200, TopicOut)
 def get_topic(topic_id):

@@ -185,6 +185,8 @@ class ForumProfile(Base):
     )
     #: ``instant`` (a notification per topic), ``digest`` (one a day) or ``off``.
     mode: Mapped[str] = mapped_column(String(8), default="instant")
+    #: "Mark all as read": topics with no post after this count as read.
+    read_all_at: Mapped[datetime | None] = mapped_column()
 
 
 class ForumInterestCategory(Base):

@@ -242,15 +242,28 @@ class Filters:
     following: bool = False
 
 
-def unread_expr(user_id: int):
-    return case(
-        (or_(ReadMark.read_at.is_(None), ReadMark.read_at < Topic.last_post_at), 1), else_=0
-    )
+def _unread_cond(cutoff):
+    cond = or_(ReadMark.read_at.is_(None), ReadMark.read_at < Topic.last_post_at)
+    return cond if cutoff is None else and_(cond, Topic.last_post_at > cutoff)
+
+
+def read_all_cutoff(session, user):
+    return session.scalar(select(Profile.read_all_at).where(Profile.user_id == user.id))
+
+
+def mark_all_read(session, user) -> None:
+    """Every topic so far counts as read (a later post makes it unread again)."""
+    p = session.get(Profile, user.id)
+    if p is None:
+        session.add(Profile(user_id=user.id, mode="instant", read_all_at=utcnow()))
+    else:
+        p.read_all_at = utcnow()
 
 
 def topic_query(session, user, f: Filters):
     """SELECT (Topic, unread) the user may see, filtered, unsorted."""
-    unread = unread_expr(user.id).label("unread")
+    cutoff = read_all_cutoff(session, user)
+    unread = case((_unread_cond(cutoff), 1), else_=0).label("unread")
     stmt = select(Topic, unread).outerjoin(
         ReadMark, and_(ReadMark.topic_id == Topic.id, ReadMark.user_id == user.id)
     )
@@ -264,7 +277,7 @@ def topic_query(session, user, f: Filters):
     if f.following:
         stmt = stmt.where(Topic.id.in_(select(Follow.topic_id).where(Follow.user_id == user.id)))
     if f.unread:
-        stmt = stmt.where(or_(ReadMark.read_at.is_(None), ReadMark.read_at < Topic.last_post_at))
+        stmt = stmt.where(_unread_cond(cutoff))
     if f.q:
         cond = fulltext.match_condition(session, Topic.id, f.q.strip()[:200])
         stmt = stmt.where(cond if cond is not None else Topic.id.is_(None))

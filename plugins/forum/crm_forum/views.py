@@ -99,6 +99,16 @@ def index():
     )
 
 
+@bp.post("/read-all")
+@permission_required("forum.view")
+def read_all():
+    s = session()
+    services.mark_all_read(s, current_user)
+    s.commit()
+    flash(_("All topics are marked as read."), "success")
+    return redirect(url_for("forum.index"), 303)
+
+
 def _link_choices():
     return [{"name": e.name, "label": str(e.label)} for e in services.linkable_entities()]
 

@@ -290,3 +290,18 @@ def test_disabled_module_answers_404(category, api, crm_app):
     c = api("sales")
     modules.disable(crm_app, "forum")
     assert c.get("/api/v1/topics").status_code == 404
+
+
+def test_mark_all_as_read(category, api, login):
+    cat = category()
+    author, reader = api("sales"), api("sales")
+    t1 = _topic(author, cat["id"], title="one")
+    _topic(author, cat["id"], title="two")
+    assert reader.get("/api/v1/topics?unread=true").get_json()["total"] == 2
+    assert reader.post("/api/v1/topics/read-all").status_code == 204
+    assert reader.get("/api/v1/topics?unread=true").get_json()["total"] == 0
+    author.post(f"/api/v1/topics/{t1['id']}/replies", json={"body": "news"})
+    page = reader.get("/api/v1/topics?unread=true").get_json()
+    assert [x["title"] for x in page["items"]] == ["one"]
+    web = login("sales")
+    assert web.post_form("/forum/read-all", {}).status_code == 303
