@@ -747,9 +747,11 @@ def bench_import(app, who: Who, rep: Report, args, sqlfile, log: SqlLog | None =
 
     # The floor: the same rows written with core INSERT executemany (search_text and phone
     # rows computed exactly like the import does), then removed again.
-    from crm_customers import phones, search
+    from crm_customers import phones
     from crm_customers.models import Customer, Phone, customer_tags
     from sqlalchemy import insert
+
+    from crm_host import textsearch
 
     bare_runs = []
     for _ in range(args.import_runs):
@@ -773,7 +775,7 @@ def bench_import(app, who: Who, rep: Report, args, sqlfile, log: SqlLog | None =
                     "deleted_at": None,
                     "created_at": now,
                     "updated_at": now,
-                    "search_text": search.index_text(
+                    "search_text": textsearch.index_text(
                         r["name"], r["short_name"], code, r["email"],
                         *((phones.national_digits(e),) if e else ()),
                     ),

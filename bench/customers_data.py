@@ -49,7 +49,9 @@ OUT = HERE / "out"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from crm_customers import phones, search  # noqa: E402
+from crm_customers import phones  # noqa: E402
+
+from crm_host import textsearch  # noqa: E402
 
 GEN_VERSION = "3"
 SEED = 20261124
@@ -655,7 +657,7 @@ def _reindex_customer(row: dict, out_phones: list) -> None:
     digits of the main phone; one customers_phone row per phone and fax."""
     e_phone = phones.normalise(row["phone"])
     nat = phones.national_digits(e_phone) if e_phone else None
-    row["search_text"] = search.index_text(
+    row["search_text"] = textsearch.index_text(
         row["name"], row["short_name"], row["code"], row["email"], *((nat,) if nat else ())
     )
     cid = row["id"]

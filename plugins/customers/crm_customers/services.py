@@ -11,13 +11,13 @@ from decimal import Decimal
 from flask import current_app, g
 from sqlalchemy import column, delete, func, or_, select, table, text, union, update
 
-from crm_host import audit, numbering
+from crm_host import audit, numbering, textsearch
 from crm_host.api import page_of
 from crm_host.db import check_version, utcnow  # noqa: F401  (services.check_version)
 from crm_host.models import User
 from crm_host.security import has_permission, in_scope, scope_filter
 
-from . import phones, search
+from . import phones
 from .i18n import _, _l
 from .models import (
     GRADES,
@@ -210,24 +210,9 @@ def _search_condition(session, q: str):
         ids = phone_match_ids(session, q)
         if ids is not None:
             conds.append(Customer.id.in_(ids))
-    if session.bind.dialect.name == "postgresql":
-        tsq = search.pg_tsquery(q)
-        if tsq:
-            conds.append(
-                text("customers_customer.search_vector @@ to_tsquery('simple', :tsq)").bindparams(
-                    tsq=tsq
-                )
-            )
-    else:
-        match = search.fts5_match(q)
-        if match:
-            conds.append(
-                Customer.id.in_(
-                    select(text("rowid"))
-                    .select_from(text("customers_customer_fts"))
-                    .where(text("customers_customer_fts MATCH :m").bindparams(m=match))
-                )
-            )
+    words = textsearch.match(session, "customers_customer", Customer.id, q)
+    if words is not None:
+        conds.append(words)
     if not conds:
         return Customer.id.is_(None)
     return or_(*conds)
@@ -275,7 +260,7 @@ def customer_page(session, user, filters: Filters, order: list, page: int, per_p
     match = None
     if not order and filters.q and session.bind.dialect.name == "sqlite":
         q = filters.q.strip()[:100]
-        match = None if _looks_like_phone(q) else search.fts5_match(q)
+        match = None if _looks_like_phone(q) else textsearch.fts5_match(q)
     if match:
         # Newest first while searching on SQLite: start from the FTS5 index, walking its
         # rowids backwards, and stop after one page. ``id IN (SELECT rowid ... MATCH)``
@@ -384,7 +369,7 @@ def _check_refs(session, user, data: dict, customer: Customer | None) -> None:
 
 def _reindex(session, customer: Customer) -> None:
     main = phones.parse(customer.phone)
-    customer.search_text = search.index_text(
+    customer.search_text = textsearch.index_text(
         customer.name,
         customer.short_name,
         customer.code,

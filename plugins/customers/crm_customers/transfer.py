@@ -32,12 +32,12 @@ import marshmallow as ma
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import aliased
 
-from crm_host import numbering
+from crm_host import numbering, textsearch
 from crm_host.db import utcnow
 from crm_host.models import AuditEntry, NumberSequence, User
 from crm_host.security import has_permission
 
-from . import phones, search, services
+from . import phones, services
 from .i18n import N_, _l
 from .models import Category, Contact, Customer, Phone, customer_tags, name_key, name_key_of
 from .schemas import ContactIn, CustomerIn
@@ -912,7 +912,7 @@ def _write_customers(session, report: Report) -> None:
                     "graded_at": None,
                     "deleted_at": None,
                     # exactly what services._reindex stores
-                    "search_text": search.index_text(
+                    "search_text": textsearch.index_text(
                         f.get("name"),
                         f.get("short_name"),
                         r["code"],
