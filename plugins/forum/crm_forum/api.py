@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask import current_app, request, url_for
 from flask_login import current_user
 
+from crm_host import storage
 from crm_host.api import Blueprint, PageArgs, abort, envelope, page_schema, refusals, require
 from crm_host.db import session
 
-from . import services, storage
+from . import services
 from .schemas import (
     FollowOut,
     ForumAttachmentOut,

@@ -22,12 +22,13 @@ from sqlalchemy import inspect as sa_inspect
 from werkzeug.exceptions import Conflict
 
 from crm_host import audit
+from crm_host import textsearch as search
 from crm_host.db import utcnow
 from crm_host.models import Department, Role, RolePermission, User, user_roles
 from crm_host.notify import notify
 from crm_host.security import has_permission, in_scope, scope_filter
 
-from . import fulltext, markup, search
+from . import markup
 from .i18n import N_, _l, in_language, user_locale
 from .models import (
     MODES,
@@ -279,7 +280,7 @@ def topic_query(session, user, f: Filters):
     if f.unread:
         stmt = stmt.where(_unread_cond(cutoff))
     if f.q:
-        cond = fulltext.match_condition(session, Topic.id, f.q.strip()[:200])
+        cond = search.match(session, "forum_topic", Topic.id, f.q.strip()[:200])
         stmt = stmt.where(cond if cond is not None else Topic.id.is_(None))
     return stmt
 

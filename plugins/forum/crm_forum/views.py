@@ -16,12 +16,13 @@ from flask import (
 from flask_login import current_user
 from markupsafe import Markup
 
+from crm_host import storage
 from crm_host.api import public
 from crm_host.db import session
 from crm_host.models import Department, Role, User
 from crm_host.security import has_permission, permission_required
 
-from . import services, storage
+from . import services
 from .api import file_storage, read_upload
 from .i18n import _
 from .models import Attachment, Category, Report
