@@ -62,18 +62,22 @@ def default_channels(session, runtime, kind: str) -> list[str]:
     return list(k.default_channels) if k else ["inbox", "log"]
 
 
-def channels_for(session, runtime, user: User, kind: str) -> list[str]:
-    """The channels ``user`` receives ``kind`` on: their choice, else the kind's default."""
+def channels_for(session, runtime, user: User, kind: str, _prefs=None, _defaults=None):
+    """The channels ``user`` receives ``kind`` on: their choice, else the kind's default.
+    (``notify`` hands in the preferences and defaults it loaded once for all recipients.)"""
     available = runtime.channels
-    prefs = session.scalars(
-        select(NotificationPreference).where(
-            NotificationPreference.user_id == user.id, NotificationPreference.kind == kind
-        )
-    ).all()
+    if _prefs is None:
+        prefs = session.scalars(
+            select(NotificationPreference).where(
+                NotificationPreference.user_id == user.id, NotificationPreference.kind == kind
+            )
+        ).all()
+    else:
+        prefs = _prefs.get(user.id, [])
     if prefs:
         chosen = [p.channel for p in prefs if p.enabled]
     else:
-        chosen = default_channels(session, runtime, kind)
+        chosen = _defaults if _defaults is not None else default_channels(session, runtime, kind)
     names = [c for c in chosen if c in available]
     if not names and not prefs:
         # Nothing the defaults name is installed: fall back so nothing is silently dropped.
@@ -111,6 +115,22 @@ def notify(
     rows: list[OutboxMessage] = []
     seen: set[tuple] = set()
     rendered: dict[str | None, tuple] = {}
+    users = [u for u in users if u is not None and u.is_active]
+    prefs: dict[int, list] = {}
+    defaults = None
+    if channels is None and users:
+        # One query for everyone's choices and one look-up of the defaults, not one per
+        # recipient: a forum topic may reach thousands of interested people.
+        ids = sorted({u.id for u in users})
+        for i in range(0, len(ids), 500):
+            for p in session.scalars(
+                select(NotificationPreference).where(
+                    NotificationPreference.kind == kind,
+                    NotificationPreference.user_id.in_(ids[i : i + 500]),
+                )
+            ):
+                prefs.setdefault(p.user_id, []).append(p)
+        defaults = default_channels(session, runtime, kind)
 
     def text_for(locale: str | None) -> tuple:
         """subject, body, html in ``locale`` (computed once per language)."""
@@ -119,10 +139,10 @@ def notify(
         return rendered[locale]
 
     for user in users:
-        if user is None or not user.is_active:
-            continue
         names = (
-            list(channels) if channels is not None else channels_for(session, runtime, user, kind)
+            list(channels)
+            if channels is not None
+            else channels_for(session, runtime, user, kind, prefs, defaults)
         )
         for ch in names:
             if (user.id, ch) in seen:
