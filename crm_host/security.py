@@ -33,6 +33,7 @@ from .models import (
     Role,
     RolePermission,
     User,
+    user_roles,
 )
 
 DEFAULT_ROLES = (
@@ -148,6 +149,32 @@ def has_permission(user, permission: str) -> bool:
     if gr.superuser:
         return True
     return permission in gr.allowed
+
+
+def permission_holders(user_id_col, permission: str):
+    """SQL condition on a user-id column: that user holds ``permission`` (a superuser role, or
+    an allow on one of their roles and a deny on none): :func:`has_permission`'s rule, for
+    choosing whom to notify or list without loading every user. Inactive users are not
+    excluded here."""
+    from sqlalchemy import and_
+
+    superusers = (
+        select(user_roles.c.user_id)
+        .join(Role, Role.id == user_roles.c.role_id)
+        .where(Role.is_superuser.is_(True))
+    )
+
+    def granted(effect):
+        return (
+            select(user_roles.c.user_id)
+            .join(RolePermission, RolePermission.role_id == user_roles.c.role_id)
+            .where(RolePermission.permission == permission, RolePermission.effect == effect)
+        )
+
+    return or_(
+        user_id_col.in_(superusers),
+        and_(user_id_col.in_(granted("allow")), user_id_col.not_in(granted("deny"))),
+    )
 
 
 def permission_required(*permissions: str):

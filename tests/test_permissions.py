@@ -171,3 +171,27 @@ def test_scope_owners_resolved_and_sqlite_hint_only_for_wide_lists(
     count, page = capped
     assert "count(" in count.lower() and "+ " not in count
     assert ("+ " in page) == sqlite, page
+
+
+def test_permission_holders_in_sql_agree_with_has_permission(
+    crm_app, crm_db, make_user, enable_modules, crm_cli
+):
+    """permission_holders() is the has_permission() rule (load_grants) as SQL: superusers,
+    allows, and a deny on any of a user's roles winning."""
+    from crm_host.models import User
+    from crm_host.security import load_grants, permission_holders
+
+    enable_modules("alpha")
+    admin, sales, staff = make_user("admin"), make_user("sales"), make_user("staff")
+    both = make_user("sales", "staff")
+    crm_cli("role", "grant", "staff", "alpha.view", "--deny")
+    crm_db.expire_all()
+    ids = set(
+        crm_db.scalars(select(User.id).where(permission_holders(User.id, "alpha.view"))).all()
+    )
+    for u in (admin, sales, staff, both):
+        user = crm_db.get(User, u.id)
+        grants = load_grants(crm_db, user)
+        expected = grants.superuser or "alpha.view" in grants.allowed
+        assert (u.id in ids) == expected, (user.role_names, expected)
+    assert admin.id in ids and sales.id in ids and both.id not in ids and staff.id not in ids

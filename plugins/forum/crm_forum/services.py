@@ -24,9 +24,9 @@ from werkzeug.exceptions import Conflict
 from crm_host import audit
 from crm_host import textsearch as search
 from crm_host.db import utcnow
-from crm_host.models import Department, Role, RolePermission, User, user_roles
+from crm_host.models import Department, Role, User, user_roles
 from crm_host.notify import notify
-from crm_host.security import has_permission, in_scope, scope_filter
+from crm_host.security import has_permission, in_scope, permission_holders, scope_filter
 
 from . import markup
 from .i18n import N_, _l, in_language, user_locale
@@ -121,37 +121,15 @@ def postable_categories(session, user) -> list[Category]:
     return [c for c in categories(session) if can_post(user, c)]
 
 
-def holders_of(user_id_col, permission: str):
-    """SQL: the user holds ``permission`` (a superuser role, or an allow on one of their
-    roles and a deny on none), the rule of :func:`crm_host.security.load_grants`."""
-    su = (
-        select(user_roles.c.user_id)
-        .join(Role, Role.id == user_roles.c.role_id)
-        .where(Role.is_superuser.is_(True))
-    )
-
-    def granted(effect):
-        return (
-            select(user_roles.c.user_id)
-            .join(RolePermission, RolePermission.role_id == user_roles.c.role_id)
-            .where(RolePermission.permission == permission, RolePermission.effect == effect)
-        )
-
-    return or_(
-        user_id_col.in_(su),
-        and_(user_id_col.in_(granted("allow")), user_id_col.not_in(granted("deny"))),
-    )
-
-
 def readers_condition(user_id_col, category: Category):
     """SQL: the user may read ``category`` (for choosing whom to notify)."""
-    cond = holders_of(user_id_col, "forum.view")
+    cond = permission_holders(user_id_col, "forum.view")
     rules = [r for r in category.rules if r.right == "read"]
     if not rules:
         return cond
     role_ids = [r.role_id for r in rules if r.role_id is not None]
     dept_ids = [r.department_id for r in rules if r.department_id is not None]
-    allowed = [holders_of(user_id_col, "forum.admin")]
+    allowed = [permission_holders(user_id_col, "forum.admin")]
     if role_ids:
         allowed.append(
             user_id_col.in_(select(user_roles.c.user_id).where(user_roles.c.role_id.in_(role_ids)))
@@ -644,7 +622,7 @@ def notify_followers(session, topic: Topic, reply: Reply, replier) -> int:
         readers_condition(Follow.user_id, topic.category),
     )
     if topic.hidden:
-        stmt = stmt.where(holders_of(Follow.user_id, "forum.moderate"))
+        stmt = stmt.where(permission_holders(Follow.user_id, "forum.moderate"))
     users = _active_users(session, session.scalars(stmt).all())
     excerpt = markup.excerpt(reply.body, 300)
     for u in users:
@@ -797,7 +775,7 @@ def report(session, user, topic: Topic, reason, reply_id=None) -> Report:
         select(User.id).where(
             User.id != user.id,
             User.is_active.is_(True),
-            holders_of(User.id, "forum.moderate"),
+            permission_holders(User.id, "forum.moderate"),
             readers_condition(User.id, topic.category),
         )
     ).all()
