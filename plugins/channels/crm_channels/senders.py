@@ -41,6 +41,7 @@ from email.utils import format_datetime, formataddr, make_msgid
 
 import nh3
 from flask import current_app
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from crm_host.db import utcnow
@@ -91,29 +92,44 @@ def sanitize_html(html: str | None) -> str | None:
 # --- Customer timeline (CH-8) ------------------------------------------------------------
 
 
+def _store_once(model, row) -> bool:
+    """Store ``row`` (which carries the ``outbox_id`` it came from) once. Delivery is
+    at-least-once (a worker that lost its lease may send again), and ``outbox_id`` is unique:
+    a second copy is refused by the database and is not an error. Returns False for such a
+    copy; any other integrity failure is raised."""
+    try:
+        with _db().session_scope() as s:
+            s.add(row)
+        return True
+    except IntegrityError:
+        with _db().session_scope() as s:
+            if s.scalar(select(model.id).where(model.outbox_id == row.outbox_id)) is None:
+                raise
+        return False
+
+
 def record_for_customer(message, channel: str, address: str | None) -> None:
     """A message that reached a customer's contact is kept for the customer's timeline."""
     data = message.data or {}
     customer_id = data.get("customer_id")
     if not customer_id:
         return
+    row = CustomerMessage(
+        customer_id=int(customer_id),
+        contact_id=data.get("contact_id"),
+        kind=message.kind,
+        channel=channel,
+        address=(address or "")[:255] or None,
+        subject=(message.subject or "")[:255],
+        body=(message.body or "")[:20000],
+        outbox_id=message.id,
+        sent_at=utcnow(),
+    )
     try:
-        with _db().session_scope() as s:
-            s.add(
-                CustomerMessage(
-                    customer_id=int(customer_id),
-                    contact_id=data.get("contact_id"),
-                    kind=message.kind,
-                    channel=channel,
-                    address=(address or "")[:255] or None,
-                    subject=(message.subject or "")[:255],
-                    body=(message.body or "")[:20000],
-                    outbox_id=message.id,
-                    sent_at=utcnow(),
-                )
-            )
+        _store_once(CustomerMessage, row)
     except IntegrityError:
-        pass  # already recorded (a re-send after a lost lease)
+        # The message itself went out: failing now would make the bus send it again.
+        log.exception("message %s sent but not recorded on customer %s", message.id, customer_id)
 
 
 # --- Inbox (CH-1) ------------------------------------------------------------------------
@@ -122,21 +138,18 @@ def record_for_customer(message, channel: str, address: str | None) -> None:
 def send_inbox(message) -> None:
     if message.recipient is None:
         raise BadAddress("The inbox reaches users only (this message has no user).")
-    try:
-        with _db().session_scope() as s:
-            s.add(
-                InboxMessage(
-                    user_id=message.recipient.id,
-                    kind=message.kind,
-                    subject=message.subject or "",
-                    body=message.body or "",
-                    html=sanitize_html(message.html),
-                    url=((message.data or {}).get("url") or None),
-                    outbox_id=message.id,
-                )
-            )
-    except IntegrityError:
-        pass  # the same outbox row delivered twice: stored once
+    _store_once(
+        InboxMessage,
+        InboxMessage(
+            user_id=message.recipient.id,
+            kind=message.kind,
+            subject=message.subject or "",
+            body=message.body or "",
+            html=sanitize_html(message.html),
+            url=((message.data or {}).get("url") or None),
+            outbox_id=message.id,
+        ),
+    )
 
 
 # --- Email (CH-2) ------------------------------------------------------------------------

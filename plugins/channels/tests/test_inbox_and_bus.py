@@ -283,3 +283,27 @@ def test_dashboard_card_and_demo_data(channels, enable_modules, login, crm_app, 
     assert "帶新型錄拜訪客戶" in page or "週" in page or "每週業務會議" in page
     assert web.get("/channels/mailings").status_code == 200
     assert "春季價目表" in web.get("/channels/mailings").get_data(as_text=True)
+
+
+def test_a_second_delivery_of_one_outbox_row_is_stored_once(channels, make_user, crm_db):
+    """At-least-once delivery (a worker that lost its lease sends again) must not show the
+    message twice; any other integrity failure is still an error."""
+    import pytest
+    from crm_channels import senders
+    from crm_channels.models import InboxMessage
+    from sqlalchemy.exc import IntegrityError
+
+    from crm_host.contract import Message
+
+    user = make_user("sales")
+    msg = Message(id=987654, kind="probe.urge", subject="Hi", body="", data={},
+                  recipient=crm_db.get(User, user.id))  # fmt: skip
+    with channels.app_context():
+        senders.send_inbox(msg)
+        senders.send_inbox(msg)  # the re-send
+        rows = crm_db.scalars(select(InboxMessage).where(InboxMessage.outbox_id == 987654)).all()
+        assert len(rows) == 1
+        ghost = Message(id=987655, kind="probe.urge", subject="Hi", body="", data={},
+                        recipient=type("U", (), {"id": 10**9})())  # fmt: skip
+        with pytest.raises(IntegrityError):  # no such user: a real failure, not a copy
+            senders.send_inbox(ghost)
