@@ -149,7 +149,7 @@ class Api(flask_smorest.Api):
         detail = data.get("message") or error.description
         errors = data.get("errors") or data.get("messages")
         if error.code == 422 and errors and not data.get("message"):
-            detail = "The request contains invalid fields."
+            detail = _("The request contains invalid fields.")
         elif error.code == 400 and errors:
             flat = _flatten_errors(errors)
             first = next(iter(flat.values()), None)
