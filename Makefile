@@ -5,7 +5,8 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
-PLUGINS = $(wildcard plugins/*/pyproject.toml)
+# Modules under plugins/, then the worked partner examples under examples/ (they depend on them).
+PLUGINS = $(wildcard plugins/*/pyproject.toml) $(wildcard examples/*/pyproject.toml)
 
 .PHONY: install install-test demo serve test test-postgres browser lint i18n clean
 
