@@ -380,6 +380,18 @@ def delete_appointment(appointment_id):
 # --- Competitors and documents -----------------------------------------------------------
 
 
+@blp.route("/competitor-catalog", methods=["GET"])
+def competitor_catalog():
+    """Competitor profiles to pick from when adding one to a deal (from the knowledge base
+    when that module is enabled; an empty list otherwise)."""
+    require("pipeline.view")
+    try:
+        limit = int(request.args.get("limit", 10))
+    except ValueError:
+        abort(422, message=_l("limit must be a whole number."))
+    return {"items": services.competitor_catalog(session(), request.args.get("q", ""), limit)}
+
+
 @blp.route("/deals/<int:deal_id>/competitors", methods=["GET"])
 @blp.response(200, CompetitorOut(many=True))
 def list_competitors(deal_id):

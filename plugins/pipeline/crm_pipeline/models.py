@@ -217,6 +217,10 @@ class Competitor(Base):
         ForeignKey("pipeline_deal.id", ondelete="CASCADE"), index=True
     )
     name: Mapped[str] = mapped_column(String(200))
+    # The profile this entry refers to in another module's catalogue (crm_competitor_catalog),
+    # e.g. "knowledge:12"; the URL is kept so the deal page links without asking that module.
+    catalog_key: Mapped[str | None] = mapped_column(String(80))
+    catalog_url: Mapped[str | None] = mapped_column(String(500))
     strategy: Mapped[str | None] = mapped_column(Text)
     strengths: Mapped[str | None] = mapped_column(Text)
     weaknesses: Mapped[str | None] = mapped_column(Text)

@@ -19,12 +19,14 @@ from crm_host import (
     hookimpl,
 )
 
+from . import hookspecs
 from .models import Activity, Appointment, Deal
 
 plugin = Plugin(
     description="Deals, activities, appointments, handover, urges, orders and payments, "
     "funnel, targets and forecast",
     depends=("customers",),
+    hookspecs=[hookspecs],
 )
 
 

@@ -295,6 +295,7 @@ class RangeArgs(Strict):
 
 class CompetitorIn(Strict):
     name = S(required=True, validate=L(min=1, max=200))
+    catalog_key = S(validate=L(max=80), allow_none=True)
     strategy = _opt(5_000)
     strengths = _opt(5_000)
     weaknesses = _opt(5_000)
@@ -305,6 +306,8 @@ class CompetitorOut(ma.Schema):
     id = fields.Integer()
     deal_id = fields.Integer()
     name = S()
+    catalog_key = S(allow_none=True)
+    catalog_url = S(allow_none=True)
     strategy = S(allow_none=True)
     strengths = S(allow_none=True)
     weaknesses = S(allow_none=True)

@@ -15,6 +15,7 @@ from crm_host import audit, numbering
 from crm_host.db import check_version, utcnow
 from crm_host.models import Department, User
 from crm_host.notify import notify
+from crm_host.plugins import current_runtime as _runtime
 from crm_host.security import has_permission, scope_filter
 
 from .models import (
@@ -1049,11 +1050,41 @@ def _safe_url(url_for, endpoint, **kw):
 # --- Competitors (PIP-5) and documents (PIP-6) -------------------------------------------
 
 
+def competitor_catalog(session, query: str = "", limit: int = 10) -> list[dict]:
+    """Competitor profiles other modules keep (``crm_competitor_catalog``), e.g. knowledge's."""
+    limit = max(1, min(int(limit), 50))
+    found = _runtime().collect(
+        "crm_competitor_catalog", session=session, query=(query or "").strip()[:100], limit=limit
+    )
+    return [c for c in found if isinstance(c, dict) and c.get("key") and c.get("name")][:limit]
+
+
+def has_competitor_catalog() -> bool:
+    caller = getattr(_runtime().pm.hook, "crm_competitor_catalog", None)
+    return bool(caller and caller.get_hookimpls())
+
+
 def add_competitor(session, user, deal: Deal, data: dict) -> Competitor:
     if data.get("price") is not None and money(data["price"]) < 0:
         raise PipelineError(_l("The price cannot be negative."), "price")
+    url = None
+    if data.get("catalog_key"):
+        # The key must name a profile the catalogue knows now; its URL comes from there,
+        # never from the client (a stored link must not be attacker-chosen).
+        matches = [
+            c
+            for c in competitor_catalog(session, data["name"], 50)
+            if c["key"] == data["catalog_key"]
+        ]
+        if not matches:
+            raise PipelineError(
+                _l("This competitor is not in the competitor catalogue."), "catalog_key"
+            )
+        url = matches[0].get("url")
     c = Competitor(
         deal_id=deal.id,
+        catalog_key=data.get("catalog_key") or None,
+        catalog_url=url,
         **{k: data.get(k) for k in ("name", "strategy", "strengths", "weaknesses", "price")},
     )
     session.add(c)

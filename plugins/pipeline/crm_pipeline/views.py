@@ -357,6 +357,7 @@ def deal(deal_id):
         users=users,
         stages=services.stages(s, active_only=True),
         competitors=services.competitors(s, d),
+        competitor_catalog=services.has_competitor_catalog(),
         labels=labels(),
         lines=services.lines(s, d) if won else [],
         deliveries=services.deliveries(s, d) if won else [],
@@ -553,7 +554,9 @@ def _appointment_data(deal=None):
 @permission_required("pipeline.edit")
 def add_competitor(deal_id):
     d = _deal_or_404(deal_id)
-    values = _form_values(request.form, ["name", "strategy", "strengths", "weaknesses", "price"])
+    values = _form_values(
+        request.form, ["name", "catalog_key", "strategy", "strengths", "weaknesses", "price"]
+    )
     _try(
         lambda: services.add_competitor(
             session(), current_user, d, CompetitorIn().load(_drop_none(values))
