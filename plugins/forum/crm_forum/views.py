@@ -17,7 +17,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from crm_host import storage
-from crm_host.api import public
+from crm_host.api import csrf_exempt, public
 from crm_host.db import session
 from crm_host.models import Department, Role, User
 from crm_host.security import has_permission, permission_required
@@ -461,22 +461,29 @@ def attachment(attachment_id):
     return resp
 
 
-@bp.get("/unfollow/<token>")
+@bp.route("/unfollow/<token>", methods=["GET", "POST"])
 @public
+@csrf_exempt  # the signed token is the authority; the page works signed out
 def unfollow_link(token):
-    """The link in every reply notification: one click stops following, even signed out.
-    The token is signed with the application's secret, so it cannot be forged."""
+    """The link in every reply notification stops following, even signed out. Opening it
+    only asks (mail scanners and link previews fetch links); the button posts. The token is
+    signed with the application's secret, so it cannot be forged."""
     s = session()
     try:
         user_id, topic_id = services.read_unfollow_token(token)
     except Err as exc:
-        return render_template("crm_forum/unfollow.html", error=str(exc), topic=None), 400
-    services.unfollow(s, user_id, topic_id)
-    s.commit()
+        return render_template(
+            "crm_forum/unfollow.html", error=str(exc), topic=None, done=False
+        ), 400
+    done = request.method == "POST"
+    if done:
+        services.unfollow(s, user_id, topic_id)
+        s.commit()
     t = s.get(services.Topic, topic_id)
     return render_template(
         "crm_forum/unfollow.html",
         error=None,
+        done=done,
         topic=t
         if t is not None and current_user.is_authenticated and current_user.id == user_id
         else None,

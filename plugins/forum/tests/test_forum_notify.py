@@ -133,13 +133,17 @@ def test_unfollow_in_one_click_from_the_notification(category, api, outbox, crm_
     link = msg.data["unfollow_url"]
     path = link[link.index("/forum/unfollow/") :]
     anon = crm_app.test_client()  # works from a mail client, signed out
-    r = anon.get(path)
-    assert r.status_code == 200
+    r = anon.get(path)  # opening it (or a mail scanner fetching it) only asks
+    assert r.status_code == 200 and 'data-testid="confirm-unfollow"' in r.get_data(as_text=True)
+    assert follower.get(f"/api/v1/topics/{t['id']}").get_json()["following"] is True
+    r = anon.post(path)
+    assert r.status_code == 200 and 'data-testid="unfollowed"' in r.get_data(as_text=True)
     assert follower.get(f"/api/v1/topics/{t['id']}").get_json()["following"] is False
     n = len(outbox("forum.reply"))
     author.post(f"/api/v1/topics/{t['id']}/replies", json={"body": "two"})
     assert all(r.email != follower.user.email for r in outbox("forum.reply")[n:])
     assert anon.get(path[:-3] + "abc").status_code == 400  # a changed token is refused
+    assert anon.post(path[:-3] + "abc").status_code == 400
 
 
 def test_report_notifies_moderators(category, api, outbox):
