@@ -1,0 +1,1 @@
+"""The knowledge module: articles and Q&A, products, competitors, documents, packs."""

@@ -1,0 +1,5 @@
+"""Demo data (``crm demo``)."""
+
+
+def fill(session, users, locale):
+    return None
