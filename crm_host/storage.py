@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import os
 import secrets
 import tempfile
@@ -27,6 +28,9 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import event
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 CHUNK = 64 * 1024
@@ -211,6 +215,66 @@ def accept_upload(
             _l("This type of file is not accepted (allowed: PDF, Office documents, images, text).")
         )
     return Upload(file=file, size=size, sha256=sha, content_type=kind[0], extension=kind[1])
+
+
+# --- Files that follow the database transaction ----------------------------------------
+#
+# The bytes are written before the row that names them is committed, and a file must only
+# disappear once the row is gone for good. These two helpers tie a save or a delete to the
+# session's transaction, so a failed request leaves neither an orphan file nor a row pointing
+# at a missing one.
+
+
+def save_in_transaction(session, store: Storage, fileobj: BinaryIO) -> str:
+    """``store.save(fileobj)``, removed again unless the session's transaction commits."""
+    if not session.in_transaction():
+        session.begin()  # so that a rollback (or close) before any SQL still ends "this" one
+    key = store.save(fileobj)
+    _pending(session)["saved"].append((store, key))
+    return key
+
+
+def delete_after_commit(session, store: Storage, key: str) -> None:
+    """Remove ``key`` from ``store`` once the session's transaction commits (a rolled-back
+    deletion keeps the file, since the row naming it is still there)."""
+    if not session.in_transaction():
+        session.begin()
+    _pending(session)["deleted"].append((store, key))
+
+
+def _pending(session) -> dict:
+    state = session.info.get("crm_storage")
+    if state is None:
+        state = session.info["crm_storage"] = {"saved": [], "deleted": []}
+        event.listen(session, "after_commit", _after_commit)
+        event.listen(session, "after_transaction_end", _after_transaction_end)
+    return state
+
+
+def _after_commit(session) -> None:
+    state = session.info["crm_storage"]
+    state["saved"].clear()  # committed: the rows name these files now
+    deleted, state["deleted"] = state["deleted"], []
+    _remove(deleted)
+
+
+def _after_transaction_end(session, transaction) -> None:
+    if transaction.parent is not None:  # a savepoint or a nested block: the outer one decides
+        return
+    # Whatever is still listed was not committed (rolled back or closed): saves are undone,
+    # deletions forgotten.
+    state = session.info["crm_storage"]
+    state["deleted"].clear()
+    saved, state["saved"] = state["saved"], []
+    _remove(saved)
+
+
+def _remove(entries) -> None:
+    for store, key in entries:
+        try:
+            store.delete(key)
+        except OSError:  # only wasted space: the rows no longer name it
+            log.warning("could not remove stored file %s", key)
 
 
 def storage_for_app(app, setting: str, default_dirname: str) -> DirectoryStorage:

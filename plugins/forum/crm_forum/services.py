@@ -21,7 +21,7 @@ from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 from sqlalchemy import inspect as sa_inspect
 from werkzeug.exceptions import Conflict
 
-from crm_host import audit
+from crm_host import audit, storage
 from crm_host import textsearch as search
 from crm_host.db import utcnow
 from crm_host.models import Department, Role, User, user_roles
@@ -910,7 +910,7 @@ def _add_attachment(session, user, topic, upload, filename, store, reply):
     if n >= MAX_ATTACHMENTS:
         raise ForumError(_l("This topic has too many attachments."), "file")
     name = (filename or "file").replace("/", "_").replace("\\", "_").strip()[:200] or "file"
-    key = store.save(upload.file)
+    key = storage.save_in_transaction(session, store, upload.file)
     att = Attachment(
         topic_id=topic.id,
         reply_id=reply.id if reply else None,

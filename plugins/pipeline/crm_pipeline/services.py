@@ -17,6 +17,7 @@ from crm_host.models import Department, User
 from crm_host.notify import notify
 from crm_host.plugins import current_runtime as _runtime
 from crm_host.security import has_permission, scope_filter
+from crm_host.storage import delete_after_commit, save_in_transaction
 
 from .models import (
     ACTIVITY_KINDS,
@@ -1114,7 +1115,7 @@ def add_document(session, user, deal: Deal, upload, filename: str, kind: str, st
         -1
     ].strip() or f"document.{upload.extension}"
     name = name[:200]
-    key = storage.save(upload.file)
+    key = save_in_transaction(session, storage, upload.file)
     doc = Document(
         deal_id=deal.id,
         kind=kind,
@@ -1144,7 +1145,7 @@ def delete_document(session, user, doc: Document, storage) -> None:
     audit.record(session, "pipeline.document", doc, "delete", before=audit.snapshot(doc))
     session.delete(doc)
     session.flush()
-    storage.delete(doc.storage_key)
+    delete_after_commit(session, storage, doc.storage_key)
 
 
 # --- Won deals: order lines, deliveries, payments (PIP-9) --------------------------------
