@@ -1,0 +1,1 @@
+"""The service module: complaints, support, after-sales visits, service levels, satisfaction."""

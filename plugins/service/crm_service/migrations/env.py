@@ -1,0 +1,3 @@
+from crm_host.migrate import run_env
+
+run_env()
