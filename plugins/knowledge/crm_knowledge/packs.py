@@ -464,6 +464,8 @@ def install(session, pack: KnowledgePack, actor=None, upgrade: bool = False) -> 
       created when missing, never renamed (an administrator may have renamed them).
       Status and visibility are the pack's on first install only.
     """
+    from sqlalchemy import update
+
     from . import services
     from .models import Article, Category, PackInstall
 
@@ -527,8 +529,7 @@ def install(session, pack: KnowledgePack, actor=None, upgrade: bool = False) -> 
         art = existing.pop(pa.slug, None)
         category_id = by_key[pa.category].id
         if art is None:
-            art = services.create_from_pack(session, pack, pa, category_id, actor)
-            art.pack_hash = new_hash
+            services.create_from_pack(session, pack, pa, category_id, actor)
             report.created.append(pa.slug)
             continue
         current = services.article_hash(art)
@@ -549,8 +550,13 @@ def install(session, pack: KnowledgePack, actor=None, upgrade: bool = False) -> 
                 body=pa.body,
             )
             report.conflicts.append((pa.slug, art.id))
-        art.pack_hash = new_hash
-        art.pack_version = pack.version
+        # A plain UPDATE: recording what the pack said is not an edit (no version bump).
+        session.execute(
+            update(Article)
+            .where(Article.id == art.id)
+            .values(pack_hash=new_hash, pack_version=pack.version)
+            .execution_options(synchronize_session=False)
+        )
     report.dropped = sorted(existing)
 
     if done is None:

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
-from sqlalchemy import and_, delete, false, func, literal, or_, select, text, update
+from sqlalchemy import and_, column, delete, false, func, or_, select, table, text, update
 
 from crm_host import audit
 from crm_host import textsearch as ts
@@ -195,10 +195,8 @@ def _tags(values) -> list[str]:
     return out
 
 
-def _set_tags(session, art: Article, tags: list[str]) -> None:
-    art.tags = "|".join(tags)
-    if art.id is None:
-        session.flush()
+def _write_tags(session, art: Article, tags: list[str]) -> None:
+    """The tag rows (after the article is flushed; the article itself is not touched)."""
     session.execute(delete(Tag).where(Tag.article_id == art.id))
     for t in tags:
         session.add(Tag(article_id=art.id, tag=t))
@@ -280,7 +278,6 @@ def _set_rules(session, art: Article, data: dict) -> None:
         "departments",
     )
     art.rules.clear()
-    session.flush()
     for rid in roles:
         art.rules.append(AccessRule(role_id=rid))
     for did in depts:
@@ -294,39 +291,40 @@ def _check_choice(value, choices, field):
 
 
 def create_article(session, user, data: dict) -> Article:
-    if not (can_edit(user) or has_permission(user, "knowledge.view")):
+    if not can_edit(user):
         raise KnowledgeError(_l("You may not write articles."), status=403)
-    status = data.get("status", "draft")
-    if status == "published" and not can_edit(user):
-        raise KnowledgeError(_l("Only editors may publish."), "status", status=403)
-    art = Article(
-        kind=_check_choice(data.get("kind", "article"), KINDS, "kind"),
-        title=_clean(data.get("title"), "title", MAX_TITLE),
-        body=_clean(data.get("body"), "body", MAX_BODY, required=False),
-        locale=_check_choice(data.get("locale", "en"), LOCALES, "locale"),
-        status=_check_choice(status, STATUSES, "status"),
-        visibility=_check_choice(data.get("visibility", "internal"), VISIBILITIES, "visibility"),
-        category_id=_category(session, data.get("category_id")),
-        author_id=user.id,
-        view_count=0,
-        helpful_yes=0,
-        helpful_no=0,
-    )
-    art.body_html = markup.render(art.body)
-    if art.status == "published":
-        art.published_at = utcnow()
+    with session.no_autoflush:
+        art = Article(
+            kind=_check_choice(data.get("kind", "article"), KINDS, "kind"),
+            title=_clean(data.get("title"), "title", MAX_TITLE),
+            body=_clean(data.get("body"), "body", MAX_BODY, required=False),
+            locale=_check_choice(data.get("locale", "en"), LOCALES, "locale"),
+            status=_check_choice(data.get("status", "draft"), STATUSES, "status"),
+            visibility=_check_choice(
+                data.get("visibility", "internal"), VISIBILITIES, "visibility"
+            ),
+            category_id=_category(session, data.get("category_id")),
+            author_id=user.id,
+            view_count=0,
+            helpful_yes=0,
+            helpful_no=0,
+        )
+        art.body_html = markup.render(art.body)
+        if art.status == "published":
+            art.published_at = utcnow()
+        _apply_translations(art, data.get("translations"))
+        tags = _tags(data.get("tags"))
+        art.tags = "|".join(tags)
+        _set_rules(session, art, data)
+        if art.visibility == "restricted" and not art.rules:
+            raise KnowledgeError(
+                _l("A restricted article needs at least one role or department."), "visibility"
+            )
+        reindex(art)
     session.add(art)
     session.flush()
-    _apply_translations(art, data.get("translations"))
-    _set_tags(session, art, _tags(data.get("tags")))
-    _set_rules(session, art, data)
-    if art.visibility == "restricted" and not art.rules:
-        raise KnowledgeError(
-            _l("A restricted article needs at least one role or department."), "visibility"
-        )
-    reindex(art)
+    _write_tags(session, art, tags)
     add_revision(session, art, user, note="Created")
-    session.flush()
     audit.record(session, ENTITY, art, "create", after={"title": art.title})
     return art
 
@@ -341,40 +339,49 @@ def update_article(session, user, art: Article, data: dict, note: str = "") -> A
     before = {"title": art.title, "status": art.status, "visibility": art.visibility}
     if data.get("status") == "published" and art.status != "published" and not can_edit(user):
         raise KnowledgeError(_l("Only editors may publish."), "status", status=403)
-    for key in EDITABLE:
-        if key not in data:
-            continue
-        v = data[key]
-        if key == "title":
-            v = _clean(v, "title", MAX_TITLE)
-        elif key == "body":
-            v = _clean(v, "body", MAX_BODY, required=False)
-        elif key == "kind":
-            v = _check_choice(v, KINDS, "kind")
-        elif key == "locale":
-            v = _check_choice(v, LOCALES, "locale")
-        elif key == "status":
-            v = _check_choice(v, STATUSES, "status")
-            if v == "published" and art.published_at is None:
-                art.published_at = utcnow()
-        elif key == "visibility":
-            v = _check_choice(v, VISIBILITIES, "visibility")
-        elif key == "category_id":
-            v = _category(session, v)
-        setattr(art, key, v)
-    art.body_html = markup.render(art.body)
-    if "translations" in data:
-        _apply_translations(art, data["translations"])
-    if "tags" in data:
-        _set_tags(session, art, _tags(data["tags"]))
-    _set_rules(session, art, data)
-    if art.visibility == "restricted" and not art.rules:
-        raise KnowledgeError(
-            _l("A restricted article needs at least one role or department."), "visibility"
-        )
-    reindex(art)
-    art.updated_at = utcnow()
+    tags = None
+    with session.no_autoflush:
+        for key in EDITABLE:
+            if key not in data:
+                continue
+            v = data[key]
+            if key == "title":
+                v = _clean(v, "title", MAX_TITLE)
+            elif key == "body":
+                v = _clean(v, "body", MAX_BODY, required=False)
+            elif key == "kind":
+                v = _check_choice(v, KINDS, "kind")
+            elif key == "locale":
+                v = _check_choice(v, LOCALES, "locale")
+            elif key == "status":
+                v = _check_choice(v, STATUSES, "status")
+                if v == "published" and art.published_at is None:
+                    art.published_at = utcnow()
+            elif key == "visibility":
+                v = _check_choice(v, VISIBILITIES, "visibility")
+            elif key == "category_id":
+                v = _category(session, v)
+            setattr(art, key, v)
+        art.body_html = markup.render(art.body)
+        if "translations" in data:
+            _apply_translations(art, data["translations"])
+            if art.translation(art.locale) is not None:
+                raise KnowledgeError(
+                    _l("This is the article's own language."), f"translations.{art.locale}"
+                )
+        if "tags" in data:
+            tags = _tags(data["tags"])
+            art.tags = "|".join(tags)
+        _set_rules(session, art, data)
+        if art.visibility == "restricted" and not art.rules:
+            raise KnowledgeError(
+                _l("A restricted article needs at least one role or department."), "visibility"
+            )
+        reindex(art)
+        art.updated_at = utcnow()
     session.flush()
+    if tags is not None:
+        _write_tags(session, art, tags)
     add_revision(session, art, user, note=note or "Edited")
     audit.record(
         session,
@@ -445,35 +452,41 @@ def create_from_pack(session, pack, pa, category_id, actor) -> Article:
         view_count=0,
         helpful_yes=0,
         helpful_no=0,
+        tags="|".join(pa.tags),
+        pack_hash=pa.content_hash(),
     )
-    session.add(art)
-    session.flush()
     for loc, (title, body) in pa.translations.items():
         art.translations.append(
             Translation(locale=loc, title=title, body=body, body_html=markup.render(body))
         )
-    _set_tags(session, art, list(pa.tags))
     reindex(art)
+    session.add(art)
+    session.flush()
+    _write_tags(session, art, list(pa.tags))
     add_revision(session, art, actor, note=f"Pack {pack.name} {pack.version}")
     return art
 
 
 def apply_pack_text(session, art: Article, pack, pa, actor, note: str) -> None:
-    art.kind = pa.kind
-    art.title = pa.title
-    art.body = pa.body
-    art.body_html = markup.render(pa.body)
-    keep = set(pa.translations)
-    for t in list(art.translations):
-        if t.locale not in keep:
-            art.translations.remove(t)
-    _apply_translations(
-        art, {loc: {"title": t[0], "body": t[1]} for loc, t in pa.translations.items()}
-    )
-    _set_tags(session, art, list(pa.tags))
-    reindex(art)
-    art.updated_at = utcnow()
+    with session.no_autoflush:
+        art.kind = pa.kind
+        art.title = pa.title
+        art.body = pa.body
+        art.body_html = markup.render(pa.body)
+        keep = set(pa.translations)
+        for t in list(art.translations):
+            if t.locale not in keep:
+                art.translations.remove(t)
+        _apply_translations(
+            art, {loc: {"title": t[0], "body": t[1]} for loc, t in pa.translations.items()}
+        )
+        art.tags = "|".join(pa.tags)
+        reindex(art)
+        art.updated_at = utcnow()
+        art.pack_hash = pa.content_hash()
+        art.pack_version = pack.version
     session.flush()
+    _write_tags(session, art, list(pa.tags))
     add_revision(session, art, actor, note=note)
 
 
@@ -502,15 +515,15 @@ def _rank(session, q: str):
             kb_tsq=tsq
         )
         order = text(
-            f"ts_rank({TABLE}.search_vector, to_tsquery('simple', :kb_tsq_r)) DESC"
+            f"ts_rank({TABLE}.search_vector, to_tsquery('simple', :kb_tsq_r), 1) DESC"
         ).bindparams(kb_tsq_r=tsq)
         return cond, order, None
     m = ts.fts5_match(q)
     if not m:
         return None
-    join = text(f"{TABLE}_fts")
-    cond = text(f"{TABLE}_fts MATCH :kb_m AND {TABLE}_fts.rowid = {TABLE}.id").bindparams(kb_m=m)
-    return cond, text(f"{TABLE}_fts.rank"), join
+    fts = table(f"{TABLE}_fts", column("rowid"), column("rank"))
+    cond = text(f"{TABLE}_fts MATCH :kb_m").bindparams(kb_m=m)
+    return cond, fts.c.rank, (fts, fts.c.rowid == Article.id)
 
 
 def article_query(session, base_cond, f: Filters):
@@ -533,7 +546,7 @@ def article_query(session, base_cond, f: Filters):
             return stmt.where(false()), order
         cond, rank_order, join = ranked
         if join is not None:
-            stmt = stmt.select_from(Article).join(join, literal(True))
+            stmt = stmt.join(*join)
         stmt = stmt.where(cond)
         order = [rank_order, Article.id.desc()]
     return stmt, order
@@ -691,3 +704,120 @@ def least_helpful(session, user, limit=10) -> list[Article]:
             stmt.order_by(share.desc(), Article.helpful_no.desc(), Article.id).limit(limit)
         )
     )
+
+
+# --- Categories --------------------------------------------------------------------------
+
+
+def categories(session) -> list[Category]:
+    return list(session.scalars(select(Category).order_by(Category.position, Category.name)))
+
+
+def category_tree(session, locale=None) -> list[tuple[int, Category]]:
+    """``[(depth, category)]`` in tree order (children under their parent)."""
+    cats = categories(session)
+    children: dict = {}
+    for c in cats:
+        children.setdefault(c.parent_id, []).append(c)
+    out: list = []
+
+    def walk(pid, depth):
+        for c in children.get(pid, []):
+            out.append((depth, c))
+            if depth < 20:
+                walk(c.id, depth + 1)
+
+    walk(None, 0)
+    known = {c.id for _d, c in out}
+    out.extend((0, c) for c in cats if c.id not in known)  # a broken parent chain
+    return out
+
+
+def save_category(session, actor, data: dict, category: Category | None = None) -> Category:
+    if not is_admin(actor):
+        raise KnowledgeError(_l("You may not manage categories."), status=403)
+    if category is not None:
+        check_version(category, data.get("version"))
+    cat = category or Category(names={}, position=100)
+    if "name" in data or category is None:
+        cat.name = _clean(data.get("name"), "name", 120)
+    if "names" in data:
+        names = {}
+        for loc, v in (data.get("names") or {}).items():
+            if loc not in LOCALES:
+                raise KnowledgeError(_l("Unknown language."), f"names.{loc}")
+            v = _clean(v, f"names.{loc}", 120, required=False)
+            if v:
+                names[loc] = v
+        cat.names = names
+    if "position" in data and data["position"] is not None:
+        cat.position = int(data["position"])
+    if "parent_id" in data:
+        pid = data["parent_id"]
+        if pid is not None:
+            if session.get(Category, pid) is None:
+                raise KnowledgeError(_l("No such category."), "parent_id")
+            if category is not None and pid in category_subtree(session, category.id):
+                raise KnowledgeError(_l("A category cannot be moved under itself."), "parent_id")
+        cat.parent_id = pid
+    if category is None:
+        session.add(cat)
+    session.flush()
+    return cat
+
+
+def delete_category(session, actor, category: Category) -> None:
+    if not is_admin(actor):
+        raise KnowledgeError(_l("You may not manage categories."), status=403)
+    used = session.scalar(select(func.count()).where(Article.category_id == category.id))
+    kids = session.scalar(select(func.count()).where(Category.parent_id == category.id))
+    if used or kids:
+        raise KnowledgeError(_l("The category still holds articles or categories."), status=409)
+    session.delete(category)
+    session.flush()
+
+
+# --- Attachments -------------------------------------------------------------------------
+
+
+def add_attachment(session, user, art: Article, upload, filename: str, store) -> Attachment:
+    if not may_edit(user, art):
+        raise KnowledgeError(_l("You may not edit this article."), status=403)
+    name = (filename or "file").replace("\\", "/").rsplit("/", 1)[-1].strip()[:200] or "file"
+    key = store.save(upload.file)
+    att = Attachment(
+        article_id=art.id,
+        filename=name,
+        content_type=upload.content_type,
+        size=upload.size,
+        sha256=upload.sha256,
+        storage_key=key,
+        uploader_id=user.id,
+    )
+    session.add(att)
+    session.flush()
+    return att
+
+
+def get_attachment(session, cond, attachment_id) -> Attachment:
+    """An attachment of an article matching ``cond`` (a visibility condition), else 404."""
+    stmt = (
+        select(Attachment)
+        .join(Article, Article.id == Attachment.article_id)
+        .where(Attachment.id == attachment_id)
+    )
+    if cond is not None:
+        stmt = stmt.where(cond)
+    att = session.scalar(stmt)
+    if att is None:
+        raise KnowledgeError(_l("No such file."), status=404)
+    return att
+
+
+def delete_attachment(session, user, art: Article, att: Attachment, store) -> None:
+    if not may_edit(user, art) or att.article_id != art.id:
+        raise KnowledgeError(_l("You may not edit this article."), status=403)
+    key = att.storage_key
+    session.delete(att)
+    session.flush()
+    store.delete(key)
