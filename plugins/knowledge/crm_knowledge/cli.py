@@ -21,12 +21,14 @@ def packs_group():
 def packs_list():
     """The packs enabled plugins contribute and what is installed."""
     from .models import PackInstall
-    from .packs import available_packs
+    from .packs import load_packs
 
     with database().session_scope() as s:
         installed = {p.name: p.version for p in s.query(PackInstall)}
-        found = available_packs()
-        if not found and not installed:
+        found, errors = load_packs()
+        for owner, message in errors:
+            click.echo(f"refused (plugin {owner}): {message}", err=True)
+        if not found and not installed and not errors:
             click.echo("No knowledge packs (enable a plugin that contributes one).")
         for name, pack in sorted(found.items()):
             have = installed.get(name)
@@ -46,13 +48,14 @@ def _v(text):
 
 
 def _apply(name: str, upgrade: bool):
-    from .packs import PackError, available_packs, install
+    from .packs import PackError, install, load_packs
 
-    found = available_packs()
+    found, errors = load_packs()
     pack = found.get(name)
     if pack is None:
+        refused = "".join(f"\nRefused (plugin {o}): {m}" for o, m in errors)
         raise click.ClickException(
-            f"No pack named '{name}'. Available: {', '.join(sorted(found)) or 'none'}."
+            f"No pack named '{name}'. Available: {', '.join(sorted(found)) or 'none'}.{refused}"
         )
     with database().session_scope() as s:
         try:

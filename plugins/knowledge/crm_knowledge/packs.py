@@ -439,17 +439,45 @@ class InstallReport:
         return out
 
 
-def available_packs(runtime=None) -> dict[str, KnowledgePack]:
-    """The packs contributed by enabled plugins, by name (a later duplicate name is skipped)."""
+def _contributions(runtime) -> list[tuple[str, object]]:
+    """``[(plugin name, its crm_knowledge_packs implementation)]`` of the active plugins."""
+    caller = getattr(runtime.pm.hook, "crm_knowledge_packs", None)
+    if caller is None:
+        return []
+    impls = {impl.plugin_name: impl for impl in caller.get_hookimpls()}
+    return [(name, impls[name].function) for name in runtime.active if name in impls]
+
+
+def load_packs(runtime=None) -> tuple[dict[str, KnowledgePack], list[tuple[str, str]]]:
+    """The packs contributed by enabled plugins by name, and the refusals
+    ``[(plugin, message)]``: a plugin whose pack is malformed (its hook raised
+    :class:`PackError`) contributes nothing, and the message names the file and the field.
+    The hook is called here rather than through the host's collector so that a bad pack is
+    refused without marking the contributing plugin broken."""
     if runtime is None:
         from crm_host.plugins import current_runtime
 
         runtime = current_runtime()
     out: dict[str, KnowledgePack] = {}
-    for pack in runtime.collect("crm_knowledge_packs"):
-        if isinstance(pack, KnowledgePack) and pack.name not in out:
-            out[pack.name] = pack
-    return out
+    errors: list[tuple[str, str]] = []
+    for owner, fn in _contributions(runtime):
+        try:
+            got = fn() or []
+        except PackError as exc:
+            errors.append((owner, str(exc)))
+            continue
+        for pack in got if isinstance(got, (list, tuple)) else [got]:
+            if not isinstance(pack, KnowledgePack):
+                errors.append((owner, "crm_knowledge_packs() must return KnowledgePack objects"))
+            elif pack.name in out:
+                errors.append((owner, f"a pack named '{pack.name}' is already contributed"))
+            else:
+                out[pack.name] = pack
+    return out, errors
+
+
+def available_packs(runtime=None) -> dict[str, KnowledgePack]:
+    return load_packs(runtime)[0]
 
 
 def install(session, pack: KnowledgePack, actor=None, upgrade: bool = False) -> InstallReport:

@@ -109,7 +109,7 @@ def _categories(s, lang):
 def _rows(items, lang, q=None):
     rows = []
     for a in items:
-        title, body, _h, _l = services.localized(a, lang)
+        title, body, _h, _l = services.localized_match(a, lang, q)
         rows.append(
             {
                 "a": a,

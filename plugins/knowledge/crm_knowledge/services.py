@@ -649,7 +649,7 @@ def count_view(session, art: Article) -> None:
     session.execute(
         update(Article)
         .where(Article.id == art.id)
-        .values(view_count=Article.view_count + 1)
+        .values(view_count=Article.view_count + 1, updated_at=Article.updated_at)
         .execution_options(synchronize_session=False)
     )
 
@@ -676,7 +676,7 @@ def vote(session, art: Article, voter: str, helpful: bool) -> bool:
     session.execute(
         update(Article)
         .where(Article.id == art.id)
-        .values(**values)
+        .values(**values, updated_at=Article.updated_at)  # not an edit
         .execution_options(synchronize_session=False)
     )
     return True
@@ -821,3 +821,19 @@ def delete_attachment(session, user, art: Article, att: Attachment, store) -> No
     session.delete(att)
     session.flush()
     store.delete(key)
+
+
+def localized_match(art: Article, locale: str | None, q: str | None):
+    """Like :func:`localized`, but for a search result: when the reader's language does not
+    contain the query (it matched another language), the version that does."""
+    title, body, html_, loc = localized(art, locale)
+    terms = [t.lower() for t in _terms(q or "")]
+    if not terms or any(t in (title + " " + body).lower() for t in terms):
+        return title, body, html_, loc
+    versions = [(art.title, art.body, art.body_html, art.locale)] + [
+        (t.title, t.body, t.body_html, t.locale) for t in art.translations
+    ]
+    for v in versions:
+        if any(t in (v[0] + " " + v[1]).lower() for t in terms):
+            return v
+    return title, body, html_, loc

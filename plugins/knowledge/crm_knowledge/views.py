@@ -101,7 +101,7 @@ def index():
     loc = _ui_locale()
     rows = []
     for a in items:
-        title, body, _h, _l = services.localized(a, loc)
+        title, body, _h, _l = services.localized_match(a, loc, f.q)
         rows.append(
             {
                 "a": a,
@@ -156,7 +156,7 @@ def article(article_id):
         title=title,
         body_html=body_html,
         shown=shown,
-        languages=languages,
+        article_languages=languages,
         language_names=LANGUAGE_NAMES,
         author=author,
         attachments=services.attachments_of(s, a),
@@ -742,10 +742,10 @@ def categories():
 @admin_bp.route("/packs", methods=["GET", "POST"])
 @permission_required("knowledge.admin")
 def packs():
-    from .packs import PackError, available_packs, install
+    from .packs import PackError, install, load_packs
 
     s = session()
-    found = available_packs()
+    found, refused = load_packs()
     report = None
     if request.method == "POST":
         name = request.form.get("name", "")
@@ -771,6 +771,7 @@ def packs():
         installed=installed,
         loc=loc,
         report=report,
+        refused=refused,
         conflict_titles=conflict_titles,
         newer={
             p.name
