@@ -4,7 +4,7 @@ demo's language and in English, with answers, service records, escalations and s
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import select, update
 
@@ -194,6 +194,20 @@ def fill(session, users, locale):
         k: list(session.scalars(select(ServiceCategory).where(ServiceCategory.kind == k)))
         for k in services.WORKFLOWS
     }
+    from crm_host import people
+
+    tech_name = {"zh_Hant": "技術支援部", "zh_Hans": "技术支持部"}.get(locale, "Technical support")
+    from crm_host.models import Department
+
+    tech = session.scalar(select(Department).where(Department.name == tech_name))
+    if tech is None:
+        tech = people.create_department(session, tech_name)
+    services.set_setting(session, "tech_department_id", tech.id)
+    for day, name in (
+        (date(2027, 1, 1), {"zh_Hant": "元旦", "zh_Hans": "元旦"}.get(locale, "New Year's Day")),
+        (date(2026, 12, 25), {"zh_Hant": "行憲紀念日", "zh_Hans": "圣诞节"}.get(locale, "Christmas Day")),
+    ):
+        services.add_holiday(session, admin, day, name)
     now = utcnow()
     texts = [TEXTS.get(locale, TEXTS["en"])]
     if locale != "en":
@@ -203,7 +217,7 @@ def fill(session, users, locale):
         for kind, flow in services.WORKFLOWS.items():
             items = tx[kind]
             for si, status in enumerate(flow):
-                for rep in range(2 if li == 0 else 1):
+                for rep in range((8 if status == "closed" else 2) if li == 0 else 1):
                     i = (si * 2 + rep + li) % len(items)
                     title, desc, *target = items[i]
                     cat_list = cats[kind]
@@ -211,12 +225,13 @@ def fill(session, users, locale):
                     if kind == "complaint" and status == "approval" and not cat.needs_approval:
                         cat = next(c for c in cat_list if c.needs_approval)
                     customer = customers[(si * 3 + rep * 7 + li * 11 + len(made)) % len(customers)]
-                    age_days = rng.randint(0, 75) if status == "closed" else rng.randint(0, 12)
+                    age_days = rng.randint(0, 100) if status == "closed" else rng.randint(0, 12)
                     created = now - timedelta(days=age_days, hours=rng.randint(0, 8))
                     t = services.create_ticket(
                         session,
-                        agent,
+                        admin,  # the agents' record scope is "own": they may not see every customer
                         {
+                            "owner_id": agent.id,
                             "kind": kind,
                             "title": title,
                             "description": desc,
@@ -248,7 +263,7 @@ def fill(session, users, locale):
                     if kind == "visit" and status in ("visited", "closed"):
                         services.add_record(
                             session,
-                            agent,
+                            admin,
                             {
                                 "ticket_id": t.id,
                                 "kind": "onsite" if rep == 0 else "phone",

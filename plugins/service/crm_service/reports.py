@@ -192,12 +192,12 @@ def status_chart(rows, labels, height=260):
     return chart(
         {
             "tooltip": {"trigger": "axis"},
-            "legend": {"bottom": 0},
-            "grid": {"left": 40, "right": 10, "top": 10, "bottom": 50},
+            "legend": {"top": 0},
+            "grid": {"left": 40, "right": 10, "top": 34, "bottom": 10, "containLabel": True},
             "xAxis": {
                 "type": "category",
                 "data": [labels["status"].get(s, s) for s in statuses],
-                "axisLabel": {"interval": 0, "rotate": 30},
+                "axisLabel": {"interval": 0, "rotate": 35},
             },
             "yAxis": {"type": "value", "minInterval": 1},
             "series": series,
