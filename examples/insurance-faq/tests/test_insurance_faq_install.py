@@ -279,9 +279,13 @@ def test_a_broken_release_installs_nothing_and_says_why(faq, crm_cli, crm_db, sh
     broken = copy_pack(tmp_path)
     _break_category(broken)
     ship(broken)
+    where = f"articles/{CHANGED_SLUG}.md: field 'category': unknown category 'claim'"
+    listed = crm_cli("knowledge", "packs", "list")
+    assert "insurance-faq\t" not in listed.output and where in listed.output
     r = crm_cli("knowledge", "packs", "install", "insurance-faq")
     assert r.exit_code != 0
-    assert installed(crm_db) == {}
-    # The hook raised, so the host shows the plugin as broken, with the loader's message.
-    info = crm_cli("modules", "info", "insurance_faq").output
-    assert "broken" in info and f"articles/{CHANGED_SLUG}.md: field 'category'" in info
+    assert "No pack named 'insurance-faq'" in r.output
+    assert f"Refused (plugin insurance_faq): {where}" in r.output
+    assert installed(crm_db) == {}  # refused whole: not one article
+    # A bad pack is the pack's problem, not the plugin's: the module stays enabled.
+    assert "state:        enabled" in crm_cli("modules", "info", "insurance_faq").output
