@@ -94,6 +94,22 @@ def test_the_pack_is_big_enough_and_mixes_public_and_internal(pack, arts):
     assert reached == set(parents)
 
 
+# The knowledge module renders a single line break as a line break (Markdown "breaks" on, as
+# people type in a text box), so a paragraph or list item is written on one line.
+BLOCK_START = re.compile(r"^\s*(#|\||[-*+] |>|\d+\. |```)")
+
+
+def test_paragraphs_are_not_hard_wrapped(arts):
+    for slug, per_locale in arts.items():
+        for locale, (_meta, body) in per_locale.items():
+            lines = body.split("\n")
+            for before, line in zip(lines, lines[1:], strict=False):
+                if line.strip() and before.strip() and not BLOCK_START.match(line):
+                    assert before.lstrip().startswith(("|", "#")), (
+                        f"{slug}.{locale}: a wrapped line: {line[:40]!r}"
+                    )
+
+
 # Cross references name other articles by their exact title in the reader's language:
 # 〈title〉 in zh_Hant, 《title》 in zh_Hans (law names end in 法/规范/标准…), see "title" in en.
 REFS = {
