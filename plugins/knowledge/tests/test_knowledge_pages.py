@@ -442,3 +442,26 @@ def test_categories_admin_screen(knowledge, login):
     r = c.post_form("/admin/knowledge/categories", data={"name": ""})
     assert r.status_code == 422
     assert re.search(r"is-invalid", r.get_data(as_text=True))
+
+
+def test_demo_data_in_chinese_and_english(crm_app, enable_modules, make_user, crm_db):
+    from crm_knowledge import demo
+    from crm_knowledge.models import Article, Competitor, Product
+    from sqlalchemy import select
+
+    enable_modules("knowledge")
+    users = {
+        k: make_user(r) for k, r in (("admin", "admin"), ("leader", "leader"), ("sales", "sales"))
+    }
+    db = crm_app.extensions["crm"].db
+    for locale in ("zh_Hant", "en"):
+        with crm_app.test_request_context(), db.session_scope() as s:
+            demo.fill(s, {k: s.merge(u) for k, u in users.items()}, locale)
+    crm_db.expire_all()
+    titles = list(crm_db.scalars(select(Article.title)))
+    assert "產品保固期多久？" in titles and len(titles) == len(demo.ARTICLES) + 1
+    a = crm_db.scalar(select(Article).where(Article.title == "產品保固期多久？"))
+    assert a.translation("en").title == "How long is the warranty?"
+    assert crm_db.query(Product).count() == len(demo.PRODUCTS)
+    assert crm_db.query(Competitor).count() == len(demo.COMPETITORS)
+    assert crm_db.query(Article).filter_by(visibility="restricted").count() == 1
