@@ -465,3 +465,12 @@ def test_demo_data_in_chinese_and_english(crm_app, enable_modules, make_user, cr
     assert crm_db.query(Product).count() == len(demo.PRODUCTS)
     assert crm_db.query(Competitor).count() == len(demo.COMPETITORS)
     assert crm_db.query(Article).filter_by(visibility="restricted").count() == 1
+
+
+def test_public_help_center_speaks_three_languages(knowledge, crm_app):
+    c = crm_app.test_client()
+    assert "需要什麼協助？" in c.get("/kb/?lang=zh_Hant").get_data(as_text=True)
+    assert "需要什么帮助？" in c.get("/kb/?lang=zh_Hans").get_data(as_text=True)
+    assert "How can we help?" in c.get("/kb/?lang=en").get_data(as_text=True)
+    r = c.get("/kb/", headers={"Accept-Language": "zh-TW"})
+    assert "需要什麼協助？" in r.get_data(as_text=True)
