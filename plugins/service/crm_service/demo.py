@@ -205,7 +205,10 @@ def fill(session, users, locale):
     services.set_setting(session, "tech_department_id", tech.id)
     for day, name in (
         (date(2027, 1, 1), {"zh_Hant": "元旦", "zh_Hans": "元旦"}.get(locale, "New Year's Day")),
-        (date(2026, 12, 25), {"zh_Hant": "行憲紀念日", "zh_Hans": "圣诞节"}.get(locale, "Christmas Day")),
+        (
+            date(2026, 12, 25),
+            {"zh_Hant": "行憲紀念日", "zh_Hans": "圣诞节"}.get(locale, "Christmas Day"),
+        ),
     ):
         services.add_holiday(session, admin, day, name)
     now = utcnow()

@@ -63,7 +63,7 @@ def category_table(rows, labels):
 
 
 def department_table(rows, labels):
-    return [_("Department"), _("Tickets"), _("Open"), _("Overdue")], [
+    return [_("Department"), _("Tickets"), _("Open tickets"), _("Overdue")], [
         [r["department"] or _("No department"), r["count"], r["open"], r["overdue"]] for r in rows
     ]
 

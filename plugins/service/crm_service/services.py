@@ -80,7 +80,7 @@ RESOLVED_AT = {"complaint": "summary", "support": "answered", "visit": "visited"
 COMMENT_REQUIRED = {"proposed": "solution", "summary": "summary"}
 
 STATUS_LABELS = {
-    "received": _l("Received"),
+    "received": _l("New"),
     "triage": _l("Triage"),
     "assigned": _l("Assigned"),
     "proposed": _l("Solution proposed"),
@@ -122,7 +122,7 @@ DEFAULT_CATEGORIES = [  # (kind, code, name, needs approval)
     ("support", "usage", "How to use", False),
     ("support", "fault", "Fault report", False),
     ("support", "account", "Account and access", False),
-    ("visit", "install", "Installation", False),
+    ("visit", "install", "Installation service", False),
     ("visit", "repair", "Repair", False),
     ("visit", "maintenance", "Maintenance", False),
 ]
@@ -134,7 +134,7 @@ _CATEGORY_NAMES = (  # catalog markers: default category names are shown through
     _l("How to use"),
     _l("Fault report"),
     _l("Account and access"),
-    _l("Installation"),
+    _l("Installation service"),
     _l("Repair"),
     _l("Maintenance"),
 )

@@ -16,19 +16,34 @@ def test_open_and_work_a_ticket_through_the_pages(team, api, login):
     assert r.status_code == 400 and "is-invalid" in r.get_data(as_text=True)
     r = web.post_form(
         "/service/new",
-        {"kind": "complaint", "title": "送貨延誤", "severity": "high", "category_id": str(cat["id"]), "customer_id": str(c["id"]), "target": "SO-1"},
+        {
+            "kind": "complaint",
+            "title": "送貨延誤",
+            "severity": "high",
+            "category_id": str(cat["id"]),
+            "customer_id": str(c["id"]),
+            "target": "SO-1",
+        },
     )
     assert r.status_code == 303
     tid = int(r.headers["Location"].rstrip("/").rsplit("/", 1)[1])
     page = web.get(f"/service/{tid}").get_data(as_text=True)
-    assert "送貨延誤" in page and 'data-testid="workflow"' in page and 'data-testid="step-triage"' in page
+    assert (
+        "送貨延誤" in page
+        and 'data-testid="workflow"' in page
+        and 'data-testid="step-triage"' in page
+    )
     t = alice_api.get(f"/api/v1/tickets/{tid}").get_json()
     r = web.post_form(f"/service/{tid}/step", {"to": "summary", "version": str(t["version"])})
     assert r.status_code == 303
     assert alice_api.get(f"/api/v1/tickets/{tid}").get_json()["status"] == "received"
-    r = web.post_form(f"/service/{tid}/step", {"to": "triage", "comment": "查物流", "version": str(t["version"])})
+    r = web.post_form(
+        f"/service/{tid}/step", {"to": "triage", "comment": "查物流", "version": str(t["version"])}
+    )
     assert alice_api.get(f"/api/v1/tickets/{tid}").get_json()["status"] == "triage"
-    r = web.post_form(f"/service/{tid}/reply", {"body": "我們正在確認物流狀況。", "to_customer": "1"})
+    r = web.post_form(
+        f"/service/{tid}/reply", {"body": "我們正在確認物流狀況。", "to_customer": "1"}
+    )
     assert r.status_code == 303
     t = alice_api.get(f"/api/v1/tickets/{tid}").get_json()
     web.post_form(f"/service/{tid}/waiting", {"waiting": "1", "version": str(t["version"])})
@@ -37,13 +52,22 @@ def test_open_and_work_a_ticket_through_the_pages(team, api, login):
     assert 'data-testid="waiting-badge"' in page and "我們正在確認物流狀況。" in page
     r = web.post_form(
         f"/service/{tid}/record",
-        {"kind": "phone", "engineer_id": str(team["alice"].id), "started_at": "2026-11-24T10:00", "content": "電話說明", "signed_by": "林小姐"},
+        {
+            "kind": "phone",
+            "engineer_id": str(team["alice"].id),
+            "started_at": "2026-11-24T10:00",
+            "content": "電話說明",
+            "signed_by": "林小姐",
+        },
     )
     assert r.status_code == 303
     assert "電話說明" in web.get(f"/service/{tid}").get_data(as_text=True)
     assert "電話說明" in web.get(f"/service/records?customer_id={c['id']}").get_data(as_text=True)
     t = alice_api.get(f"/api/v1/tickets/{tid}").get_json()
-    r = web.post_form(f"/service/{tid}/edit", {"title": "送貨延誤一週", "severity": "urgent", "version": str(t["version"])})
+    r = web.post_form(
+        f"/service/{tid}/edit",
+        {"title": "送貨延誤一週", "severity": "urgent", "version": str(t["version"])},
+    )
     assert r.status_code == 303
     r = web.post_form(f"/service/{tid}/edit", {"title": "stale", "version": str(t["version"])})
     assert r.status_code == 400 and "changed by someone else" in r.get_data(as_text=True)
@@ -59,7 +83,10 @@ def test_someone_elses_ticket_page_is_404(team, api, login):
     t = new_ticket(api(team["olga"]), title="南區")
     web = login(team["alice"])
     assert web.get(f"/service/{t['id']}").status_code == 404
-    assert web.post_form(f"/service/{t['id']}/step", {"to": "triage", "version": "1"}).status_code == 404
+    assert (
+        web.post_form(f"/service/{t['id']}/step", {"to": "triage", "version": "1"}).status_code
+        == 404
+    )
     assert web.post_form(f"/service/{t['id']}/reply", {"body": "x"}).status_code == 404
 
 
@@ -93,14 +120,29 @@ def test_settings_are_for_administrators(team, login, make_user):
     assert login(team["leader"]).get("/service/settings").status_code == 403
     admin = login(make_user("admin"))
     assert admin.get("/service/settings").status_code == 200
-    admin.post_form("/service/settings", {"what": "category", "kind": "support", "code": "printer", "name": "印表機"})
-    admin.post_form("/service/settings", {"what": "sla", "severity": "high", "response_hours": "2", "resolution_hours": "16"})
-    admin.post_form("/service/settings", {"what": "hours", "days": ["0", "1", "2", "3", "4", "5"], "start": "08:30", "end": "17:30"})
+    admin.post_form(
+        "/service/settings",
+        {"what": "category", "kind": "support", "code": "printer", "name": "印表機"},
+    )
+    admin.post_form(
+        "/service/settings",
+        {"what": "sla", "severity": "high", "response_hours": "2", "resolution_hours": "16"},
+    )
+    admin.post_form(
+        "/service/settings",
+        {"what": "hours", "days": ["0", "1", "2", "3", "4", "5"], "start": "08:30", "end": "17:30"},
+    )
     admin.post_form("/service/settings", {"what": "holiday", "day": "2026-12-25", "name": "聖誕節"})
-    admin.post_form("/service/settings", {"what": "tech", "tech_department_id": str(team["departments"]["tech"])})
+    admin.post_form(
+        "/service/settings",
+        {"what": "tech", "tech_department_id": str(team["departments"]["tech"])},
+    )
     page = admin.get("/service/settings").get_data(as_text=True)
     assert "printer" in page and "聖誕節" in page and "08:30" in page and "16 h" in page
-    bad = admin.post_form("/service/settings", {"what": "sla", "severity": "high", "response_hours": "x", "resolution_hours": "1"})
+    bad = admin.post_form(
+        "/service/settings",
+        {"what": "sla", "severity": "high", "response_hours": "x", "resolution_hours": "1"},
+    )
     assert bad.status_code == 303
 
 

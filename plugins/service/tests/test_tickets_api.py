@@ -102,7 +102,7 @@ def test_complaint_workflow_with_leader_approval(team, api, crm_app):
     # skipping a step: 409, with why, and nothing changes
     r = step(alice, tid, "proposed", "退費")
     assert r.status_code == 409
-    assert "Received" in r.get_json()["detail"] and "Triage" in r.get_json()["detail"]
+    assert "“New”" in r.get_json()["detail"] and "Triage" in r.get_json()["detail"]
     assert step(alice, tid, "nonsense").status_code == 422
     assert alice.get(f"/api/v1/tickets/{tid}").get_json()["version"] == 1
     assert len(alice.get(f"/api/v1/tickets/{tid}/events").get_json()) == 1
