@@ -43,7 +43,7 @@ if str(ROOT) not in sys.path:
 
 from crm_host import textsearch  # noqa: E402
 
-GEN_VERSION = "1"
+GEN_VERSION = "2"
 SEED = 20261124
 PG_BASE = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PG_SCHEMA = "bench_knowledge"
@@ -126,32 +126,71 @@ def read_meta(db: str, n: int) -> dict | None:
         engine.dispose()
 
 
+# Everyday words around the domain terms: 3,000 two-character Chinese words from common
+# characters (Traditional and Simplified pools) and 3,000 English-like words.
+_HANT_CHARS = (
+    "的一是不了人我在有他這中大來上國個到說們為子和你地出道也時年得就那要下以生會自著去之過"
+    "家學對可她裡後小麼心多天而能好都然沒日於起還發成事只作當想看文無開手十用主行方又如前所本"
+    "見經頭面公同三已老從動兩長知民樣現分將外但身些與高意進把法此實回二理美點月明其種聲全工己話"
+    "兒者向情部正名定女問力機給等幾很業最間新什打便位因重被走電四第門相次東政海口使教西再平真聽"
+)
+_HANS_CHARS = (
+    "的一是不了人我在有他这中大来上国个到说们为子和你地出道也时年得就那要下以生会自着去之过"
+    "家学对可她里后小么心多天而能好都然没日于起还发成事只作当想看文无开手十用主行方又如前所本"
+    "见经头面公同三已老从动两长知民样现分将外但身些与高意进把法此实回二理美点月明其种声全工己话"
+    "儿者向情部正名定女问力机给等几很业最间新什打便位因重被走电四第门相次东政海口使教西再平真听"
+)
+_SYL = "ba be bi bo bu ka ke ki ko ku ta te ti to tu ra re ri ro ru na ne ni no nu ma me mi mo mu".split()
+
+
+def _pool(chars: str, rng: random.Random) -> list[str]:
+    return sorted({rng.choice(chars) + rng.choice(chars) for _ in range(3000)})
+
+
+_POOL_RNG = random.Random(7)
+FILL_HANT = _pool(_HANT_CHARS, _POOL_RNG)
+FILL_HANS = _pool(_HANS_CHARS, _POOL_RNG)
+FILL_EN = sorted(
+    {"".join(_POOL_RNG.choice(_SYL) for _ in range(_POOL_RNG.randint(2, 4))) for _ in range(3000)}
+)
+
+
 def _zipf_pick(rng: random.Random, words: list[str]) -> str:
-    # Rank r chosen with weight 1/(r+1): the first words are common, the last rare.
-    return words[min(int(len(words) ** rng.random()) - 1, len(words) - 1)]
+    """A domain word, rank r with weight 1/(r+10): the first in about a third of the
+    articles, the last in a few percent (as in a real insurance knowledge base)."""
+    n = len(words)
+    # Inverse of the cumulative weight: ln((r+10)/10) / ln((n+10)/10) is uniform.
+    r = int(10 * ((n + 10) / 10) ** rng.random()) - 10
+    return words[min(max(r, 0), n - 1)]
 
 
-def _sentence(rng, words, glue, sep, n):
+def _sentence(rng, words, glue, sep, n, fill=None, domain_share=1.0):
     out = []
     for _ in range(n):
-        out.append(_zipf_pick(rng, words))
-        if rng.random() < 0.5:
+        if fill is not None and rng.random() > domain_share:
+            out.append(rng.choice(fill))
+        else:
+            out.append(_zipf_pick(rng, words))
+        if rng.random() < 0.4:
             out.append(rng.choice(glue))
     return sep.join(out)
 
 
 def _text(rng, lang: str, n_title: int, n_body: int) -> tuple[str, str]:
+    """Titles are half domain words; in bodies one word in 12 is a domain word."""
     if lang == "en":
-        title = _sentence(rng, EN, GLUE_EN, " ", n_title).capitalize() + "?"
-        body = (
-            ". ".join(_sentence(rng, EN, GLUE_EN, " ", 12).capitalize() for _ in range(n_body))
-            + "."
+        title = _sentence(rng, EN, GLUE_EN, " ", n_title, FILL_EN, 0.5).capitalize() + "?"
+        body = ". ".join(
+            _sentence(rng, EN, GLUE_EN, " ", 12, FILL_EN, 1 / 12).capitalize()
+            for _ in range(n_body)
         )
-        return title, body
-    words, glue = (ZH_HANT, GLUE_HANT) if lang == "zh_Hant" else (ZH_HANS, GLUE_HANS)
-    title = _sentence(rng, words, glue, "", n_title) + "？"
-    body = "。".join(_sentence(rng, words, glue, "", 10) for _ in range(n_body)) + "。"
-    return title, body
+        return title, body + "."
+    words, glue, fill = (
+        (ZH_HANT, GLUE_HANT, FILL_HANT) if lang == "zh_Hant" else (ZH_HANS, GLUE_HANS, FILL_HANS)
+    )
+    title = _sentence(rng, words, glue, "", n_title, fill, 0.5) + "？"
+    body = "。".join(_sentence(rng, words, glue, "", 10, fill, 1 / 12) for _ in range(n_body))
+    return title, body + "。"
 
 
 ARTICLE_COLS = (
