@@ -185,6 +185,7 @@ def status_chart(rows, labels, height=260):
                     "name": labels["kind"][kind],
                     "type": "bar",
                     "stack": "all",
+                    "barMaxWidth": 48,
                     "data": [vals.get(s, 0) for s in statuses],
                     "itemStyle": {"color": COLORS[i]},
                 }
@@ -336,6 +337,7 @@ def csat_chart(rows, height=240):
                 {
                     "name": _("Average score"),
                     "type": "bar",
+                    "barMaxWidth": 48,
                     "data": [r["average"] for r in rows],
                     "itemStyle": {"color": COLORS[1]},
                     "label": {"show": True, "position": "top"},
