@@ -98,6 +98,8 @@ class KnowledgeArticle(VersionedMixin, TimestampMixin, Base):
         Index("ix_knowledge_article_list", "status", "visibility", "updated_at"),
         Index("ix_knowledge_article_category", "category_id", "status", "visibility"),
         Index("ix_knowledge_article_views", "view_count"),
+        # The help center's "popular questions": published + public by views, newest id first.
+        Index("ix_knowledge_article_popular", "status", "visibility", "view_count", "id"),
     )
 
     @property

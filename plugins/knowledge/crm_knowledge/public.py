@@ -129,7 +129,7 @@ def home():
         s.scalars(
             select(Article)
             .where(services.public_condition())
-            .order_by(Article.view_count.desc(), Article.id)
+            .order_by(Article.view_count.desc(), Article.id.desc())
             .limit(8)
         )
     )
