@@ -6,3 +6,4 @@ def pytest_configure(config):
     # Registered here too, so the markers are known when pytest picks this plugin's
     # pyproject.toml as its configuration (running from the plugin's folder).
     config.addinivalue_line("markers", "slow: starts extra processes (here: builds the wheel)")
+    config.addinivalue_line("markers", "browser: drives headless Chromium")

@@ -141,6 +141,20 @@ def test_internal_articles_are_there_for_staff(faq, crm_cli, crm_db, api):
     assert r.get_json()["title"] == ARTICLES["claim-triage-guidelines"]["zh_Hant"][0]["title"]
 
 
+def test_an_administrator_installs_it_from_the_packs_screen(faq, login, crm_db):
+    admin = login("admin")
+    page = admin.get("/admin/knowledge/packs")
+    assert page.status_code == 200
+    assert "Insurance FAQ" in page.get_data(as_text=True) or "保險常見問題" in page.get_data(
+        as_text=True
+    )
+    r = admin.post_form("/admin/knowledge/packs", {"name": "insurance-faq", "action": "install"})
+    assert r.status_code == 200
+    assert set(installed(crm_db)) == set(ARTICLES)
+    # Someone without knowledge.admin cannot.
+    assert login("sales").get("/admin/knowledge/packs").status_code == 403
+
+
 def test_installing_twice_changes_nothing(faq, crm_cli, crm_db):
     assert crm_cli("knowledge", "packs", "install", "insurance-faq").exit_code == 0
     before = installed(crm_db)
