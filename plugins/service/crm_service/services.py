@@ -11,6 +11,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import case, func, or_, select, update
+from sqlalchemy.orm import lazyload
 
 from crm_host import audit, numbering
 from crm_host.db import check_version, utcnow
@@ -502,6 +503,7 @@ def escalate_breaches(session, now: datetime | None = None, batch: int = 500) ->
     while True:
         rows = session.scalars(
             select(Ticket)
+            .options(lazyload(Ticket.category))  # no outer join: FOR UPDATE needs none
             .where(Ticket.watch_at <= now)
             .order_by(Ticket.watch_at, Ticket.id)
             .limit(batch)
