@@ -155,6 +155,20 @@ def test_an_administrator_installs_it_from_the_packs_screen(faq, login, crm_db):
     assert login("sales").get("/admin/knowledge/packs").status_code == 403
 
 
+def test_a_script_installs_it_through_the_api(faq, api, crm_db):
+    admin = api("admin")
+    listed = admin.get("/api/v1/knowledge/packs").get_json()
+    assert {"name": "insurance-faq", "version": "1.0.0", "installed_version": None}.items() <= (
+        next(p for p in listed if p["name"] == "insurance-faq").items()
+    )
+    first = admin.post("/api/v1/knowledge/packs/insurance-faq/install")
+    assert first.status_code == 200 and first.get_json()["outcome"] == "installed"
+    again = admin.post("/api/v1/knowledge/packs/insurance-faq/install").get_json()
+    assert again["outcome"] == "unchanged"
+    assert set(installed(crm_db)) == set(ARTICLES)
+    assert api("sales").post("/api/v1/knowledge/packs/insurance-faq/install").status_code == 403
+
+
 def test_installing_twice_changes_nothing(faq, crm_cli, crm_db):
     assert crm_cli("knowledge", "packs", "install", "insurance-faq").exit_code == 0
     before = installed(crm_db)
