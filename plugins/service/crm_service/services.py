@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import case, func, or_, select, update
+from sqlalchemy import bindparam, case, func, or_, select, update
 from sqlalchemy.orm import lazyload
 
 from crm_host import audit, numbering
@@ -511,9 +511,13 @@ def escalate_breaches(session, now: datetime | None = None, batch: int = 500) ->
         ).all()
         if not rows:
             return n
+        updates = []
         for t in rows:
             which = []
-            values = {}
+            values = {
+                "response_escalated_at": t.response_escalated_at,
+                "resolution_escalated_at": t.resolution_escalated_at,
+            }
             if t.responded_at is None and t.response_escalated_at is None:
                 if t.response_due_at is not None and t.response_due_at <= now:
                     which.append("response")
@@ -522,16 +526,8 @@ def escalate_breaches(session, now: datetime | None = None, batch: int = 500) ->
                 if t.resolution_due_at is not None and t.resolution_due_at <= now:
                     which.append("resolution")
                     values["resolution_escalated_at"] = now
-            snapshot = _Snap(t, values)
-            values.update(watch_values(snapshot))
-            # bookkeeping, not an edit: a plain UPDATE (the version stays)
-            session.execute(
-                update(Ticket)
-                .where(Ticket.id == t.id)
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
-            session.expire(t)
+            values.update(watch_values(_Snap(t, values)))
+            updates.append({"b_id": t.id, **values})
             if not which:
                 continue
             key = (t.department_id, t.owner_id)
@@ -567,6 +563,26 @@ def escalate_breaches(session, now: datetime | None = None, batch: int = 500) ->
                 data={"ticket_id": t.id, "breach": which},
             )
             n += 1
+        # bookkeeping, not an edit: one executemany UPDATE for the batch (the version stays)
+        tbl = Ticket.__table__
+        session.execute(
+            tbl.update()
+            .where(tbl.c.id == bindparam("b_id"))
+            .values(
+                {
+                    c: bindparam(c)
+                    for c in (
+                        "response_escalated_at",
+                        "resolution_escalated_at",
+                        "watch_at",
+                        "open_due_at",
+                    )
+                }
+            ),
+            updates,
+        )
+        for t in rows:
+            session.expire(t)
 
 
 class _Snap:
