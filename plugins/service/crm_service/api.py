@@ -239,8 +239,8 @@ def patch_record(args, record_id):
 def list_categories():
     require("service.view")
     s = session()
-    services.ensure_defaults(s)
-    s.commit()
+    if services.ensure_defaults(s):
+        s.commit()
     return services.categories(s)
 
 

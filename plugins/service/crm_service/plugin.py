@@ -72,7 +72,8 @@ def _overdue_badge(user):
 
     from . import services
 
-    return services.overdue_count(session(), user) or None
+    # counted up to 100 on every page; the list shows the rest
+    return services.overdue_count(session(), user, cap=100) or None
 
 
 @hookimpl

@@ -192,10 +192,11 @@ def set_setting(session, key: str, value) -> None:
         row.value = value
 
 
-def ensure_defaults(session) -> None:
-    """Default categories (idempotent): called on first use and by the demo."""
-    if session.scalar(select(func.count()).select_from(ServiceCategory)):
-        return
+def ensure_defaults(session) -> bool:
+    """Default categories (idempotent): called on first use and by the demo. True when it
+    added them."""
+    if session.scalar(select(ServiceCategory.id).limit(1)) is not None:
+        return False
     for i, (kind, code, name, approval) in enumerate(DEFAULT_CATEGORIES):
         session.add(
             ServiceCategory(
@@ -203,6 +204,7 @@ def ensure_defaults(session) -> None:
             )
         )
     session.flush()
+    return True
 
 
 def categories(session, kind: str | None = None, active_only: bool = False):
@@ -1580,11 +1582,12 @@ def survey_totals(session, user) -> dict:
     }
 
 
-def overdue_count(session, user, now=None) -> int:
-    stmt = scoped(select(func.count()).select_from(Ticket), user).where(
-        Ticket.open_due_at < (now or utcnow())
-    )
-    return session.scalar(stmt) or 0
+def overdue_count(session, user, now=None, cap: int = 1000) -> int:
+    """Overdue tickets within the user's scope, counted up to ``cap`` (the menu badge runs
+    this on every page: a book with a hundred thousand overdue tickets must not count them
+    all each time)."""
+    ids = scoped(select(Ticket.id), user).where(Ticket.open_due_at < (now or utcnow()))
+    return session.scalar(select(func.count()).select_from(ids.limit(cap).subquery())) or 0
 
 
 def overdue_tickets(session, user, limit=8, now=None) -> list[Ticket]:

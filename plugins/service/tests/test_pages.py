@@ -151,3 +151,26 @@ def test_dashboard_widgets(team, api, login):
     new_ticket(alice, kind="support", title="開著的")
     dash = login(team["leader"]).get("/").get_data(as_text=True)
     assert 'data-testid="status-widget"' in dash and 'data-testid="overdue-widget"' in dash
+
+
+def test_global_search_finds_tickets_in_scope(team, api, login):
+    new_ticket(api(team["alice"]), title="冷氣滴水")
+    new_ticket(api(team["olga"]), title="冷氣不冷")
+    page = login(team["alice"]).get("/search?q=冷氣").get_data(as_text=True)
+    assert "冷氣滴水" in page and "冷氣不冷" not in page
+
+
+def test_overdue_count_is_capped(crm_app, team, api):
+    from crm_service import services
+    from service_testkit import backdate
+
+    alice = api(team["alice"])
+    for i in range(3):
+        backdate(crm_app, new_ticket(alice, kind="support", title=f"o{i}")["id"], 10)
+    with crm_app.test_request_context():
+        with crm_app.extensions["crm"].db.session_scope() as s:
+            from crm_host.models import User
+
+            u = s.get(User, team["alice"].id)
+            assert services.overdue_count(s, u) == 3
+            assert services.overdue_count(s, u, cap=2) == 2

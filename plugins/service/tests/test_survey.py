@@ -128,3 +128,14 @@ def test_without_contact_email_the_agent_gets_the_link(crm_app, team, api, login
     t = _close_support(alice, title="無聯絡人")
     page = login(team["alice"]).get(f"/service/{t['id']}").get_data(as_text=True)
     assert 'data-testid="survey-link"' in page and "/service/survey/" in page
+
+
+def test_with_the_channels_module_the_survey_goes_by_email(crm_app, team, api, enable_modules):
+    enable_modules("channels")
+    alice = api(team["alice"])
+    c = new_customer(alice, email="wang@example.cn")
+    t = _close_support(alice, title="郵件問卷", customer_id=c["id"])
+    row, url = _survey_url(crm_app, t["id"])
+    assert row.channel == "email" and row.address == "wang@example.cn"
+    r = alice.post(f"/api/v1/tickets/{t['id']}/replies", json={"body": "x"})
+    assert r.status_code == 409  # closed: no more answers
