@@ -300,6 +300,7 @@ def ticket(ticket_id):
         )
     )
     ids = {e.user_id for e in evs} | {t.owner_id, t.created_by} | {r.engineer_id for r in recs}
+    ids |= {e.data.get("to") for e in evs if e.kind == "assign" and e.data}
     users = {u.id: u for u in s.scalars(select(User).where(User.id.in_(ids - {None})))}
     steps = []
     for to in services.next_steps(t):
@@ -487,7 +488,7 @@ def settings():
                         "code": f.get("code"),
                         "name": f.get("name"),
                         "needs_approval": f.get("needs_approval") == "1",
-                        "is_active": f.get("is_active", "1") == "1",
+                        "is_active": f.get("is_active") == "1",
                         "position": f.get("position", type=int) or 100,
                     },
                     cat,
