@@ -514,57 +514,9 @@ def escalate_breaches(session, now: datetime | None = None, batch: int = 500) ->
         if not rows:
             return n
         updates = []
-        for t in rows:
-            which = []
-            values = {
-                "response_escalated_at": t.response_escalated_at,
-                "resolution_escalated_at": t.resolution_escalated_at,
-            }
-            if t.responded_at is None and t.response_escalated_at is None:
-                if t.response_due_at is not None and t.response_due_at <= now:
-                    which.append("response")
-                    values["response_escalated_at"] = now
-            if t.resolved_at is None and t.resolution_escalated_at is None:
-                if t.resolution_due_at is not None and t.resolution_due_at <= now:
-                    which.append("resolution")
-                    values["resolution_escalated_at"] = now
-            values.update(watch_values(_Snap(t, values)))
-            updates.append({"b_id": t.id, **values})
-            if not which:
-                continue
-            key = (t.department_id, t.owner_id)
-            if key not in leaders:
-                leaders[key] = _leaders_for(session, t.department_id, t.owner_id)
-            which_text = (
-                _l("response and resolution targets")
-                if len(which) == 2
-                else _l("response target")
-                if which == ["response"]
-                else _l("resolution target")
-            )
-            session.add(
-                TicketEvent(
-                    ticket_id=t.id,
-                    at=now,
-                    kind="sla",
-                    comment=",".join(which),
-                    data={"escalated_to": [u.id for u in leaders[key]]},
-                )
-            )
-            notify(
-                session,
-                "service.sla_breach",
-                _l("Overdue ticket %(code)s: %(title)s", code=t.code, title=t.title),
-                _l(
-                    "Ticket %(code)s (%(customer)s) missed its %(which)s and is escalated to you.",
-                    code=t.code,
-                    customer=t.customer_name or "—",
-                    which=which_text,
-                ),
-                users=leaders[key],
-                data={"ticket_id": t.id, "breach": which},
-            )
-            n += 1
+        with session.no_autoflush:  # events and outbox rows go in one batch at the end
+            _escalate_batch(session, rows, now, leaders, updates)
+        n += sum(1 for u in updates if u.pop("_breach"))
         # bookkeeping, not an edit: one executemany UPDATE for the batch (the version stays)
         tbl = Ticket.__table__
         session.execute(
@@ -585,6 +537,59 @@ def escalate_breaches(session, now: datetime | None = None, batch: int = 500) ->
         )
         for t in rows:
             session.expire(t)
+
+
+def _escalate_batch(session, rows, now, leaders, updates) -> None:
+    for t in rows:
+        which = []
+        values = {
+            "response_escalated_at": t.response_escalated_at,
+            "resolution_escalated_at": t.resolution_escalated_at,
+        }
+        if t.responded_at is None and t.response_escalated_at is None:
+            if t.response_due_at is not None and t.response_due_at <= now:
+                which.append("response")
+                values["response_escalated_at"] = now
+        if t.resolved_at is None and t.resolution_escalated_at is None:
+            if t.resolution_due_at is not None and t.resolution_due_at <= now:
+                which.append("resolution")
+                values["resolution_escalated_at"] = now
+        values.update(watch_values(_Snap(t, values)))
+        updates.append({"b_id": t.id, "_breach": bool(which), **values})
+        if not which:
+            continue
+        key = (t.department_id, t.owner_id)
+        if key not in leaders:
+            leaders[key] = _leaders_for(session, t.department_id, t.owner_id)
+        which_text = (
+            _l("response and resolution targets")
+            if len(which) == 2
+            else _l("response target")
+            if which == ["response"]
+            else _l("resolution target")
+        )
+        session.add(
+            TicketEvent(
+                ticket_id=t.id,
+                at=now,
+                kind="sla",
+                comment=",".join(which),
+                data={"escalated_to": [u.id for u in leaders[key]]},
+            )
+        )
+        notify(
+            session,
+            "service.sla_breach",
+            _l("Overdue ticket %(code)s: %(title)s", code=t.code, title=t.title),
+            _l(
+                "Ticket %(code)s (%(customer)s) missed its %(which)s and is escalated to you.",
+                code=t.code,
+                customer=t.customer_name or "—",
+                which=which_text,
+            ),
+            users=leaders[key],
+            data={"ticket_id": t.id, "breach": which},
+        )
 
 
 class _Snap:
