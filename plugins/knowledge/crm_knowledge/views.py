@@ -86,6 +86,14 @@ def _roles_departments():
 
 @bp.get("/")
 @permission_required("knowledge.view")
+def home():
+    return redirect(url_for("knowledge.index"))
+
+
+#: Articles live under /knowledge/articles/ so the menu marks "Knowledge base" as current there
+#: and "Products", "Competitors" or "Documents" on their own pages.
+@bp.get("/articles/")
+@permission_required("knowledge.view")
 def index():
     s = session()
     args = request.args
@@ -126,7 +134,7 @@ def index():
     )
 
 
-@bp.get("/insights")
+@bp.get("/articles/insights")
 @permission_required("knowledge.edit")
 def insights():
     """Most-viewed and least-helpful articles, for editors."""

@@ -79,7 +79,7 @@ def test_knowledge_in_the_browser(
         ("products", "/knowledge/products"),
         ("competitors", "/knowledge/competitors"),
         ("documents", "/knowledge/documents"),
-        ("insights", "/knowledge/insights"),
+        ("insights", "/knowledge/articles/insights"),
     ):
         page.goto(f"{live_server}{url}")
         _shot(page, f"{name}-{lang}-{width}", width)

@@ -30,13 +30,13 @@ def test_pages_render_for_editor_and_reader(knowledge, editor, login):
     a = new_article(editor, tags=["車險"], kind="qa")
     c = login("leader")
     for url in (
-        "/knowledge/",
-        "/knowledge/?q=理賠",
+        "/knowledge/articles/",
+        "/knowledge/articles/?q=理賠",
         f"/knowledge/articles/{a['id']}",
         f"/knowledge/articles/{a['id']}/history",
         f"/knowledge/articles/{a['id']}/edit",
         "/knowledge/articles/new",
-        "/knowledge/insights",
+        "/knowledge/articles/insights",
         "/knowledge/products",
         "/knowledge/products/new",
         "/knowledge/competitors",
@@ -46,9 +46,9 @@ def test_pages_render_for_editor_and_reader(knowledge, editor, login):
     ):
         r = c.get(url)
         assert r.status_code == 200, (url, r.status_code)
-    assert "<mark>理賠</mark>" in c.get("/knowledge/?q=理賠").get_data(as_text=True)
+    assert "<mark>理賠</mark>" in c.get("/knowledge/articles/?q=理賠").get_data(as_text=True)
     staff = login("staff")
-    assert staff.get("/knowledge/insights").status_code == 403
+    assert staff.get("/knowledge/articles/insights").status_code == 403
     assert staff.get(f"/knowledge/articles/{a['id']}/edit").status_code == 403
     assert staff.get("/admin/knowledge/categories").status_code == 403
     admin = login("admin")
@@ -94,7 +94,7 @@ def test_new_article_form_with_oversized_attachment(knowledge, login, crm_app):
     }
     r = c.post_form("/knowledge/articles/new", data=data, content_type="multipart/form-data")
     assert r.status_code == 413 or r.status_code == 422
-    assert "附件測試" not in c.get("/knowledge/").get_data(as_text=True)
+    assert "附件測試" not in c.get("/knowledge/articles/").get_data(as_text=True)
 
 
 def test_restricted_article_page_wrong_department_404(knowledge, crm_db, editor, login, make_user):
@@ -118,7 +118,7 @@ def test_internal_feedback_and_insights(knowledge, editor, login):
     staff.get(f"/knowledge/articles/{a['id']}")
     got = editor.get(f"/api/v1/articles/{a['id']}").get_json()
     assert got["helpful_no"] == 1 and got["view_count"] == 1
-    page = login("leader").get("/knowledge/insights").get_data(as_text=True)
+    page = login("leader").get("/knowledge/articles/insights").get_data(as_text=True)
     assert "車險理賠規則" in page.split('data-testid="least-helpful"')[1]
 
 
