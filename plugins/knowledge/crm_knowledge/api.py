@@ -458,7 +458,7 @@ def document_dict(d):
     }
 
 
-@blp.route("/documents", methods=["GET"])
+@blp.route("/knowledge/documents", methods=["GET"])
 @blp.arguments(KbDocumentFilter, location="query")
 @blp.response(200, page_schema(KbDocumentOut))
 def list_documents(args):
@@ -486,7 +486,7 @@ def _int_list(name):
     return out
 
 
-@blp.route("/documents", methods=["POST"])
+@blp.route("/knowledge/documents", methods=["POST"])
 @blp.response(201, KbDocumentOut)
 def create_document(args=None):
     """Upload a document: multipart ``file``, ``title``, ``description``, ``roles`` and
@@ -516,14 +516,14 @@ def _document(document_id):
         abort(404, message="No such document.")
 
 
-@blp.route("/documents/<int:document_id>", methods=["GET"])
+@blp.route("/knowledge/documents/<int:document_id>", methods=["GET"])
 @blp.response(200, KbDocumentOut)
 def get_document(document_id):
     require("knowledge.view")
     return document_dict(_document(document_id))
 
 
-@blp.route("/documents/<int:document_id>", methods=["PATCH"])
+@blp.route("/knowledge/documents/<int:document_id>", methods=["PATCH"])
 @blp.arguments(KbDocumentPatch)
 @blp.response(200, KbDocumentOut)
 def patch_document(args, document_id):
@@ -536,7 +536,7 @@ def patch_document(args, document_id):
     return document_dict(d)
 
 
-@blp.route("/documents/<int:document_id>", methods=["DELETE"])
+@blp.route("/knowledge/documents/<int:document_id>", methods=["DELETE"])
 @blp.response(204)
 def delete_document(document_id):
     require("knowledge.edit")

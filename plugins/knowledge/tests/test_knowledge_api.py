@@ -253,7 +253,7 @@ def test_documents_by_role_and_department(knowledge, crm_db, editor, api, make_u
     crm_db.commit()
     h = {"Authorization": f"Bearer {editor.token}"}
     r = editor.client.post(
-        "/api/v1/documents",
+        "/api/v1/knowledge/documents",
         data={
             "file": (io.BytesIO(b"%PDF-1.4 contract"), "contract.pdf"),
             "title": "合約範本",
@@ -264,30 +264,32 @@ def test_documents_by_role_and_department(knowledge, crm_db, editor, api, make_u
     assert r.status_code == 201, r.get_json()
     doc = r.get_json()
     r = editor.client.post(
-        "/api/v1/documents",
+        "/api/v1/knowledge/documents",
         data={"file": (io.BytesIO(b"price list"), "prices.txt"), "title": "Price list"},
         headers=h,
     )
     assert r.status_code == 201
     legal = api(make_user("staff", department_id=d1.id))
     other = api("staff")
-    assert legal.get(f"/api/v1/documents/{doc['id']}").status_code == 200
-    assert other.get(f"/api/v1/documents/{doc['id']}").status_code == 404
-    assert other.get("/api/v1/documents").get_json()["total"] == 1
-    assert legal.get("/api/v1/documents").get_json()["total"] == 2
+    assert legal.get(f"/api/v1/knowledge/documents/{doc['id']}").status_code == 200
+    assert other.get(f"/api/v1/knowledge/documents/{doc['id']}").status_code == 404
+    assert other.get("/api/v1/knowledge/documents").get_json()["total"] == 1
+    assert legal.get("/api/v1/knowledge/documents").get_json()["total"] == 2
     assert (
         other.client.get(doc["url"], headers={"Authorization": f"Bearer {other.token}"}).status_code
         == 404
     )
     knowledge.config["CRM_KNOWLEDGE_MAX_DOCUMENT"] = 1024 * 1024
     r = editor.client.post(
-        "/api/v1/documents",
+        "/api/v1/knowledge/documents",
         data={"file": (io.BytesIO(b"%PDF" + b"0" * (2 * 1024 * 1024)), "huge.pdf")},
         headers=h,
     )
     assert r.status_code == 413
     r = editor.client.post(
-        "/api/v1/documents", data={"file": (io.BytesIO(b"\x7fELF..."), "x.txt")}, headers=h
+        "/api/v1/knowledge/documents",
+        data={"file": (io.BytesIO(b"\x7fELF..."), "x.txt")},
+        headers=h,
     )
     assert r.status_code == 422
 

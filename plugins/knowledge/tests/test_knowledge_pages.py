@@ -474,3 +474,32 @@ def test_public_help_center_speaks_three_languages(knowledge, crm_app):
     assert "How can we help?" in c.get("/kb/?lang=en").get_data(as_text=True)
     r = c.get("/kb/", headers={"Accept-Language": "zh-TW"})
     assert "需要什麼協助？" in r.get_data(as_text=True)
+
+
+def test_hooks_under_the_real_hookspecs(
+    knowledge, crm_app, enable_modules, editor, crm_db, make_user
+):
+    """With the service and pipeline modules installed and enabled, their hookspecs are
+    registered and the knowledge implementations answer through them."""
+    import importlib.util
+
+    wanted = [m for m in ("service", "pipeline") if importlib.util.find_spec(f"crm_{m}")]
+    if not wanted:
+        pytest.skip("neither the service nor the pipeline module is installed")
+    enable_modules(*wanted)
+    new_article(editor, kind="qa", title="退貨流程", body="七天內可退貨。")
+    editor.post("/api/v1/competitors", json={"name": "宏遠保險"})
+    user = make_user("service")
+    with crm_app.test_request_context():
+        login_user(user)
+        rt = _runtime(crm_app)
+        if "service" in wanted:
+            assert rt.pm.hook.crm_service_answers.spec is not None
+            got = rt.collect(
+                "crm_service_answers", query="退貨", user=user, limit=3, locale="zh_Hant"
+            )
+            assert [g["title"] for g in got if g["title"] == "退貨流程"] == ["退貨流程"]
+        if "pipeline" in wanted:
+            assert rt.pm.hook.crm_competitor_catalog.spec is not None
+            got = rt.collect("crm_competitor_catalog", session=crm_db, query="宏遠", limit=5)
+            assert [g["name"] for g in got if g["key"].startswith("knowledge:")] == ["宏遠保險"]
