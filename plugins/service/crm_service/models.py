@@ -135,7 +135,8 @@ class Ticket(VersionedMixin, TimestampMixin, Base):
         Index("ix_service_ticket_watch", "watch_at"),
         Index("ix_service_ticket_open_due", "open_due_at", "owner_id", "department_id"),
         Index("ix_service_ticket_owner", "owner_id", "status"),
-        Index("ix_service_ticket_department", "department_id", "status"),
+        # by department (open, overdue): GROUP BY department_id from the index alone
+        Index("ix_service_ticket_department", "department_id", "status", "open_due_at", "owner_id"),
         Index("ix_service_ticket_customer", "customer_id", "id"),
         # reports: GROUP BY status / category / department / month, read from the index
         Index(
@@ -148,6 +149,29 @@ class Ticket(VersionedMixin, TimestampMixin, Base):
             "created_at",
         ),
         Index("ix_service_ticket_closed", "closed_at", "kind", "department_id", "category_id"),
+        # resolution time per month of resolution, read from the index alone
+        Index(
+            "ix_service_ticket_resolved",
+            "resolved_at",
+            "kind",
+            "owner_id",
+            "department_id",
+            "created_at",
+        ),
+        # service-level compliance per month of opening, read from the index alone
+        Index(
+            "ix_service_ticket_sla",
+            "created_at",
+            "kind",
+            "owner_id",
+            "department_id",
+            "responded_at",
+            "response_due_at",
+            "resolved_at",
+            "resolution_due_at",
+            "response_escalated_at",
+            "resolution_escalated_at",
+        ),
     )
 
 
