@@ -340,6 +340,8 @@ def test_competitor_catalog_hook_and_disabled_plugin(knowledge, crm_app, editor,
         rt = _runtime(crm_app)
         assert rt.collect("crm_competitor_catalog", session=crm_db, query="", limit=5) == []
         assert rt.collect("crm_service_answers", query="x", user=None, limit=5, locale="en") == []
+    # Its pages and the public help center are gone too (data kept).
+    assert crm_app.test_client().get("/kb/").status_code == 404
 
 
 def test_knowledge_packs_hookspec_published(knowledge, crm_app):
