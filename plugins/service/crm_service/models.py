@@ -247,4 +247,14 @@ class Survey(Base):
         ForeignKey("service_category.id", ondelete="SET NULL")
     )
 
-    __table_args__ = (Index("ix_service_survey_answered", "answered_at", "score"),)
+    # CSAT per agent, department, category or month from the index alone
+    __table_args__ = (
+        Index(
+            "ix_service_survey_answered",
+            "answered_at",
+            "agent_id",
+            "department_id",
+            "category_id",
+            "score",
+        ),
+    )

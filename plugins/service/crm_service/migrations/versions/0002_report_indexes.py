@@ -1,4 +1,5 @@
-"""service: covering indexes for the department, resolution-time and service-level reports
+"""service: covering indexes for the department, resolution-time, service-level and
+satisfaction reports
 
 Revision ID: service_0002
 Revises: service_0001
@@ -43,8 +44,19 @@ def upgrade():
             unique=False,
         )
 
+    with op.batch_alter_table("service_survey", schema=None) as batch_op:
+        batch_op.drop_index("ix_service_survey_answered")
+        batch_op.create_index(
+            "ix_service_survey_answered",
+            ["answered_at", "agent_id", "department_id", "category_id", "score"],
+            unique=False,
+        )
+
 
 def downgrade():
+    with op.batch_alter_table("service_survey", schema=None) as batch_op:
+        batch_op.drop_index("ix_service_survey_answered")
+        batch_op.create_index("ix_service_survey_answered", ["answered_at", "score"], unique=False)
     with op.batch_alter_table("service_ticket", schema=None) as batch_op:
         batch_op.drop_index("ix_service_ticket_sla")
         batch_op.drop_index("ix_service_ticket_resolved")
