@@ -31,6 +31,7 @@ def create(name: str, directory: str | Path = "plugins") -> Path:
         raise ScaffoldError(f"{target} already exists; choose another name or folder.")
     words = {
         "{{name}}": name,
+        "{{dist}}": name.replace("_", "-"),  # the normalised distribution name (PEP 503)
         "{{Name}}": name.replace("_", " ").title(),
         "{{Class}}": "".join(p.title() for p in name.split("_")),
         "{{date}}": date.today().isoformat(),
