@@ -1348,9 +1348,15 @@ def search_answers(user, query: str, limit: int = 5, locale: str | None = None) 
 
 
 def _month(session, col):
+    """The month of ``col`` as a group key (``_ym`` turns it into "YYYY-MM"); PostgreSQL's
+    date_trunc is several times cheaper per row than to_char."""
     if session.bind.dialect.name == "sqlite":
         return func.strftime("%Y-%m", col)
-    return func.to_char(col, "YYYY-MM")
+    return func.date_trunc("month", col)
+
+
+def _ym(v):
+    return v if v is None or isinstance(v, str) else v.strftime("%Y-%m")
 
 
 def _hours(session, a, b):
@@ -1465,7 +1471,7 @@ def resolution_time(session, user, kind=None, since=None, until=None) -> list[di
     rows = session.execute(stmt.group_by("m").order_by("m")).all()
     return [
         {
-            "month": m,
+            "month": _ym(m),
             "count": n,
             "avg_hours": round(float(a or 0), 1),
             "max_hours": round(float(x or 0), 1),
@@ -1501,7 +1507,7 @@ def sla_compliance(session, user, kind=None, since=None, until=None) -> list[dic
         rn, rm, sn, sm = int(rn or 0), int(rm or 0), int(sn or 0), int(sm or 0)
         out.append(
             {
-                "month": m,
+                "month": _ym(m),
                 "count": n,
                 "responded": rn,
                 "response_met": rm,
@@ -1557,8 +1563,8 @@ def satisfaction(session, user, group: str = "agent", since=None, until=None) ->
         names = {}
     out = [
         {
-            "key": g,
-            "name": names.get(g, g) if group != "month" else g,
+            "key": _ym(g) if group == "month" else g,
+            "name": names.get(g, g) if group != "month" else _ym(g),
             "answers": n,
             "average": round(float(a or 0), 2),
             "csat": round(int(s or 0) / n, 4) if n else None,
