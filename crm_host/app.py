@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from pathlib import Path
 
@@ -133,6 +134,7 @@ def create_app(overrides: dict | None = None, instance_path: str | None = None) 
                 plugins.plugins[
                     owner
                 ].error = f"blueprint {bp.name!r} could not be registered: {exc}"
+    _refuse_url_clashes(app, crm, plugins)
     plugins.start_all(app)
     plugins.app = app
 
@@ -226,6 +228,28 @@ def _init_login(app: Flask) -> None:
                 401, "Unauthorized", msg, headers={"WWW-Authenticate": 'Bearer realm="crm"'}
             )
         return redirect(url_for("web.login", next=request.full_path.rstrip("?")))
+
+
+_PARAM = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?\w+>")
+
+
+def _refuse_url_clashes(app, crm, plugins) -> None:
+    """Two modules answering one URL and method: Flask would quietly route every request to
+    whichever registered first, so the other module's route could never be reached (and,
+    with the first module off, its requests would hit a disabled module's 404). The later
+    module is refused (shown as broken, with the URL) instead."""
+    seen: dict[tuple[str, str], str] = {}
+    for rule in app.url_map.iter_rules():  # in registration order: host, then plugin order
+        bp = rule.endpoint.split(".")[0] if "." in rule.endpoint else ""
+        owner = crm.blueprint_owner.get(bp, "host")
+        shape = _PARAM.sub(lambda m: f"<{m.group(1) or 'string'}>", rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            first = seen.setdefault((shape, method), owner)
+            if first != owner and owner in plugins.plugins and not plugins.plugins[owner].error:
+                plugins.plugins[owner].error = (
+                    f"{method} {rule.rule} is already served by '{first}'; "
+                    "choose another URL (e.g. under /api/v1/<module>/...)"
+                )
 
 
 def _gate():

@@ -168,3 +168,15 @@ def test_optional_hook_of_absent_plugin_is_fine(crm_app, enable_modules):
     enable_modules("widget_raises")
     rt = crm_app.extensions["crm"].plugins.current(force=True)
     assert rt.is_active("widget_raises")  # not refused as a misspelling
+
+
+@pytest.mark.plugins("alpha", "url_clash")
+def test_a_module_claiming_another_modules_url_is_refused(crm_app, enable_modules, api):
+    enable_modules("alpha")
+    info = modules.info(crm_app, "url_clash")
+    assert info.state == "broken"
+    assert "GET /api/v1/alpha/items is already served by 'alpha'" in info.error
+    with pytest.raises(ModuleError, match="already served by 'alpha'"):
+        modules.enable(crm_app, "url_clash")
+    # alpha keeps its URL.
+    assert "items" in api("admin").get("/api/v1/alpha/items").get_json()
