@@ -570,12 +570,17 @@ def _date_arg(name):
 
 
 def _report_args():
+    """The report filters; without a ``since`` in the address the page starts at the first
+    day of the month eleven months ago (a year of months, shown in the filter), so the
+    monthly reports of a book of millions read a year, not its whole history. An empty
+    ``since`` (the field cleared) means all time."""
     kind = request.args.get("kind")
-    return {
-        "kind": kind if kind in KINDS else None,
-        "since": _date_arg("since"),
-        "until": _date_arg("until"),
-    }
+    since = _date_arg("since")
+    if "since" not in request.args:
+        today = date.today()
+        y, m = divmod(today.year * 12 + today.month - 1 - 11, 12)
+        since = date(y, m + 1, 1)
+    return {"kind": kind if kind in KINDS else None, "since": since, "until": _date_arg("until")}
 
 
 @bp.get("/reports")
@@ -595,7 +600,10 @@ def reports_page():
         kinds=KINDS,
         labels=labels(),
         charts=reports.charts(data, labels()),
-        args={k: v for k, v in request.args.items() if v},
+        args={
+            **({"since": a["since"].isoformat()} if a["since"] else {"since": ""}),
+            **{k: v for k, v in request.args.items() if v},
+        },
         totals=services.survey_totals(s, current_user),
     )
 

@@ -174,3 +174,17 @@ def test_overdue_count_is_capped(crm_app, team, api):
             u = s.get(User, team["alice"].id)
             assert services.overdue_count(s, u) == 3
             assert services.overdue_count(s, u, cap=2) == 2
+
+
+def test_reports_page_starts_a_year_back_unless_told(team, login):
+    from datetime import date
+
+    web = login(team["leader"])
+    today = date.today()
+    y, m = divmod(today.year * 12 + today.month - 1 - 11, 12)
+    start = date(y, m + 1, 1).isoformat()
+    page = web.get("/service/reports").get_data(as_text=True)
+    assert f'name="since" value="{start}"' in page
+    assert f"since={start}" in page  # exports carry it
+    page = web.get("/service/reports?since=").get_data(as_text=True)
+    assert 'name="since" value=""' in page
