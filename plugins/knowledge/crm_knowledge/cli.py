@@ -38,7 +38,12 @@ def packs_list():
             click.echo(f"{name}\t{pack.version}\t{state}\t{pack.label('en')}")
         for name, version in sorted(installed.items()):
             if name not in found:
-                click.echo(f"{name}\t-\tinstalled {version} (its plugin is not enabled)")
+                why = (
+                    "its plugin is off, or its new release was refused (see above)"
+                    if errors
+                    else "its plugin is not enabled"
+                )
+                click.echo(f"{name}\t-\tinstalled {version} ({why})")
 
 
 def _v(text):
