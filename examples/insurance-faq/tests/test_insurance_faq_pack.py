@@ -206,3 +206,13 @@ def test_the_built_wheel_contains_the_pack(tmp_path):
 
 def test_pack_dir_is_inside_the_package():
     assert Path(PACK_DIR).is_dir() and (PACKAGE_DIR / "plugin.py").is_file()
+
+
+def test_emphasis_renders_in_every_language(arts):
+    # CommonMark does not close ** between a full-width bracket and a Chinese character
+    # (**保單價值（解約金）**的 shows its asterisks): keep the brackets outside the bold.
+    markup = pytest.importorskip("crm_knowledge.markup")
+    for slug, per_locale in arts.items():
+        for locale, (_meta, body) in per_locale.items():
+            html = markup.render(body)
+            assert "**" not in html, f"{slug}.{locale}: unrendered ** in {html[:80]!r}"
