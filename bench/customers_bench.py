@@ -246,6 +246,31 @@ class Who:
         self.auth = {"Authorization": f"Bearer {self.secret}"}
 
 
+class ApiUser:
+    """Someone calling the API with a personal token (pipeline, service benches)."""
+
+    def __init__(self, app, email: str, label: str):
+        db = app.extensions["crm"].db
+        with app.app_context(), db.session_scope() as s:
+            u = s.scalar(select(User).where(User.email == email))
+            self.id = u.id
+            _tok, secret = create_token(s, u, "bench")
+        self.label = label
+        self.client = app.test_client()
+        self.auth = {"Authorization": f"Bearer {secret}"}
+
+    def get(self, url):
+        def run():
+            r = self.client.get(url, headers=self.auth)
+            if r.status_code != 200:
+                raise RuntimeError(
+                    f"{url} as {self.label}: {r.status_code} {r.get_data(as_text=True)[:300]}"
+                )
+            return r
+
+        return run
+
+
 EMPTY_TEAM_EMAIL = "leader.empty@bench.test"
 
 

@@ -39,37 +39,13 @@ for p in (ROOT, HERE):
 
 import customers_bench as cb  # noqa: E402  (statistics, SQL capture, bare replay, report)
 import pipeline_data as data  # noqa: E402
-from sqlalchemy import select  # noqa: E402
-
-from crm_host.models import User  # noqa: E402
-from crm_host.security import create_token  # noqa: E402
 
 
 def touches_ours(stmt: str) -> bool:
     return bool(re.search(r"\b(pipeline|customers)_\w+", stmt))
 
 
-class Who:
-    def __init__(self, app, email: str, label: str):
-        db = app.extensions["crm"].db
-        with app.app_context(), db.session_scope() as s:
-            u = s.scalar(select(User).where(User.email == email))
-            self.id = u.id
-            _tok, secret = create_token(s, u, "bench")
-        self.label = label
-        self.client = app.test_client()
-        self.auth = {"Authorization": f"Bearer {secret}"}
-
-    def get(self, url):
-        def run():
-            r = self.client.get(url, headers=self.auth)
-            if r.status_code != 200:
-                raise RuntimeError(
-                    f"{url} as {self.label}: {r.status_code} {r.get_data(as_text=True)[:300]}"
-                )
-            return r
-
-        return run
+Who = cb.ApiUser  # a personal-token API caller (shared with the other benches)
 
 
 def main(argv=None):
