@@ -1,4 +1,5 @@
-"""Small UI helpers plugins share: charts (Apache ECharts, served locally) and record panels."""
+"""Small UI helpers plugins share: charts (Apache ECharts, served locally), record panels,
+and running a form's change with its refusals flashed."""
 
 from __future__ import annotations
 
@@ -40,3 +41,41 @@ def record_panels(entity: str, record, user) -> list:
     return render_panels(
         g.crm_runtime.collect("crm_record_panels", entity=entity, record=record, user=user)
     )
+
+
+def errors_text(messages) -> str:
+    """marshmallow's ``{field: [messages]}`` as one line for a flash message."""
+    if isinstance(messages, dict):
+        return "; ".join(f"{k}: {errors_text(v)}" for k, v in messages.items())
+    if isinstance(messages, list):
+        return " ".join(errors_text(m) for m in messages)
+    return str(messages)
+
+
+def attempt(action, ok_message=None, refused: tuple[type[Exception], ...] = ()):
+    """Run a page's change and commit it, flashing ``ok_message``; when it is refused (bad
+    input, one of the module's ``refused`` errors, a stale version) roll back and flash why.
+    Returns the action's result (``True`` for ``None``), or ``None`` when refused."""
+    import marshmallow as ma
+    from flask import flash
+    from werkzeug.exceptions import Conflict
+
+    from .db import session
+
+    s = session()
+    try:
+        out = action()
+        s.commit()
+        if ok_message:
+            flash(ok_message, "success")
+        return out if out is not None else True
+    except ma.ValidationError as exc:
+        s.rollback()
+        flash(errors_text(exc.messages), "danger")
+    except Conflict as exc:
+        s.rollback()
+        flash(exc.description, "danger")
+    except refused as exc:
+        s.rollback()
+        flash(str(exc), "danger")
+    return None

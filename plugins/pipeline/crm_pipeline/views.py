@@ -23,7 +23,7 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 from werkzeug.exceptions import Conflict
 
-from crm_host import storage
+from crm_host import storage, ui
 from crm_host.api import page_of, parse_sort
 from crm_host.db import session
 from crm_host.models import Department, User
@@ -130,33 +130,12 @@ def _drop_none(d: dict, keep=()) -> dict:
     return {k: v for k, v in d.items() if v is not None or k in keep}
 
 
-def _errors_text(messages) -> str:
-    if isinstance(messages, dict):
-        return "; ".join(f"{k}: {_errors_text(v)}" for k, v in messages.items())
-    if isinstance(messages, list):
-        return " ".join(_errors_text(m) for m in messages)
-    return str(messages)
+_errors_text = ui.errors_text
 
 
 def _try(action, ok_message=None):
     """Run a change; on refusal roll back and flash why. Returns the action's result or None."""
-    s = session()
-    try:
-        out = action()
-        s.commit()
-        if ok_message:
-            flash(ok_message, "success")
-        return out if out is not None else True
-    except ma.ValidationError as exc:
-        s.rollback()
-        flash(_errors_text(exc.messages), "danger")
-    except (services.PipelineError, storage.UploadError) as exc:
-        s.rollback()
-        flash(str(exc), "danger")
-    except Conflict as exc:
-        s.rollback()
-        flash(exc.description, "danger")
-    return None
+    return ui.attempt(action, ok_message, refused=(services.PipelineError, storage.UploadError))
 
 
 def _deal_or_404(deal_id) -> Deal:

@@ -12,6 +12,7 @@ from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.exceptions import Conflict
 
+from crm_host import ui
 from crm_host.api import csrf_exempt, page_of, parse_sort, public
 from crm_host.db import session, utcnow
 from crm_host.models import Department, User
@@ -62,32 +63,12 @@ def service_markdown(text):
     return Markup(markup.render(text))
 
 
-def _errors_text(messages) -> str:
-    if isinstance(messages, dict):
-        return "; ".join(f"{k}: {_errors_text(v)}" for k, v in messages.items())
-    if isinstance(messages, list):
-        return " ".join(_errors_text(m) for m in messages)
-    return str(messages)
+_errors_text = ui.errors_text
 
 
 def _try(action, ok_message=None):
-    s = session()
-    try:
-        out = action()
-        s.commit()
-        if ok_message:
-            flash(ok_message, "success")
-        return out if out is not None else True
-    except ma.ValidationError as exc:
-        s.rollback()
-        flash(_errors_text(exc.messages), "danger")
-    except services.ServiceError as exc:
-        s.rollback()
-        flash(str(exc), "danger")
-    except Conflict as exc:
-        s.rollback()
-        flash(exc.description, "danger")
-    return None
+    """Run a change; on refusal roll back and flash why. Returns the action's result or None."""
+    return ui.attempt(action, ok_message, refused=(services.ServiceError,))
 
 
 def _ticket_or_404(ticket_id) -> Ticket:
