@@ -146,6 +146,10 @@ class Channel:
     #: Whether people may choose it for their own notifications (the preferences page).
     #: False for channels that reach addresses rather than people (fax, webhook, a log).
     personal: bool = True
+    #: Whether it is set up right now (an SMTP server configured ...); None: always. People's
+    #: notifications skip a channel that is not ready (their other channels still reach them)
+    #: instead of queueing messages that can only fail.
+    ready: Callable[[], bool] | None = None
 
 
 @dataclass(frozen=True)

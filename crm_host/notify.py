@@ -138,6 +138,21 @@ def notify(
             rendered[locale] = _render((subject, body, html), locale)
         return rendered[locale]
 
+    ready: dict[str, bool] = {}
+
+    def is_ready(name: str) -> bool:
+        """A channel that is not set up (no SMTP server yet) is skipped for people: the
+        message reaches them on their other channels instead of failing in the outbox."""
+        if name not in ready:
+            channel = runtime.channels.get(name)
+            check = getattr(channel, "ready", None)
+            try:
+                ready[name] = check is None or bool(check())
+            except Exception:  # a broken check must not stop the notification
+                log.warning("channel %s: readiness check failed", name, exc_info=True)
+                ready[name] = True
+        return ready[name]
+
     for user in users:
         names = (
             list(channels)
@@ -145,7 +160,7 @@ def notify(
             else channels_for(session, runtime, user, kind, prefs, defaults)
         )
         for ch in names:
-            if (user.id, ch) in seen:
+            if (user.id, ch) in seen or not is_ready(ch):
                 continue
             seen.add((user.id, ch))
             u_subject, u_body, u_html = text_for(user.locale)

@@ -204,3 +204,40 @@ def test_each_recipient_reads_a_lazy_notification_in_their_language(crm_app, crm
         hans.id: "此字段为必填。",
     }
     assert {r.body for r in rows} == {"plain body"}
+
+
+def test_a_channel_that_is_not_set_up_is_skipped_for_people(crm_app, crm_db, make_user, alpha):
+    """Email before an SMTP server is configured: people get the notification on their other
+    channels, and the outbox does not fill with messages that can only fail."""
+    from crm_host import Channel
+    from crm_host import notify as bus
+
+    user = make_user("sales")
+    rt = crm_app.extensions["crm"].runtime()
+    setup = {"done": False}
+    rt.channels["mail"] = Channel("mail", "mail", lambda m: None, ready=lambda: setup["done"])
+    try:
+        with crm_app.app_context():
+            rows = bus.notify(
+                crm_db,
+                "alpha.ping",
+                "hi",
+                users=[user],
+                channels=["mail", "alpha_chan"],
+                runtime=rt,
+            )
+            assert [r.channel for r in rows] == ["alpha_chan"]
+            # Someone without a user account (a customer's address) is still queued, so a
+            # missing set-up shows as a failed delivery instead of silence.
+            rows = bus.notify(
+                crm_db, "alpha.ping", "hi", addresses=[("mail", "x@example.com")], runtime=rt
+            )
+            assert [r.channel for r in rows] == ["mail"]
+            setup["done"] = True
+            rows = bus.notify(
+                crm_db, "alpha.ping", "hi", users=[user], channels=["mail"], runtime=rt
+            )
+            assert [r.channel for r in rows] == ["mail"]
+        crm_db.rollback()
+    finally:
+        rt.channels.pop("mail")

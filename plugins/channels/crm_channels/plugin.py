@@ -111,8 +111,16 @@ def crm_permissions():
 def crm_notification_channels():
     return [
         Channel("inbox", _l("Inbox"), senders.send_inbox, max_attempts=6),
-        Channel("email", _l("Email"), senders.send_email, max_attempts=6),
-        Channel("sms", _l("Text message"), senders.send_sms, max_attempts=4),
+        Channel(
+            "email",
+            _l("Email"),
+            senders.send_email,
+            max_attempts=6,
+            ready=senders.email_ready,
+        ),
+        Channel(
+            "sms", _l("Text message"), senders.send_sms, max_attempts=4, ready=senders.sms_ready
+        ),
         # Fax and webhook reach an address, not a person: not offered on the preferences page.
         Channel("fax", _l("Fax"), senders.send_fax, max_attempts=4, personal=False),
         Channel("webhook", _l("Webhook"), senders.send_webhook, max_attempts=8, personal=False),

@@ -68,6 +68,19 @@ class BadAddress(ChannelError, Undeliverable):
     """A delivery that can never succeed (no address, an invalid one): dead at once."""
 
 
+class NotSetUp(ChannelError, Undeliverable):
+    """The channel is not configured (no SMTP sender): dead at once, not retried."""
+
+
+def email_ready() -> bool:
+    """Email reaches people only once an SMTP server and a sender are configured."""
+    return cfg.load().smtp_configured
+
+
+def sms_ready() -> bool:
+    return bool(cfg.load().sms_url)
+
+
 def _db():
     return current_app.extensions["crm"].db
 
@@ -180,7 +193,8 @@ def build_email(message, to: str, settings: cfg.Settings, to_name: str | None = 
     ``compat32`` MIME classes: about twice as fast as ``EmailMessage``'s header registry,
     which matters for a 10,000-recipient mailing (bench/RESULTS.md)."""
     if not settings.smtp_sender:
-        raise ChannelError("No sender address: set CRM_SMTP_SENDER or the channels settings.")
+        # Retrying cannot help until an administrator sets it: dead at once, reason shown.
+        raise NotSetUp("No sender address: set CRM_SMTP_SENDER or the channels settings.")
     data = message.data or {}
     text = MIMEText(message.body or "", "plain", "utf-8")
     html = sanitize_html(message.html)

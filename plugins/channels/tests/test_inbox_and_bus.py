@@ -223,6 +223,17 @@ def test_out_of_the_box_urges_reach_inbox_and_email(channels, smtp_config, make_
     assert str(msgs[0]["msg"]["Subject"]) == "催辦：報價單"
 
 
+def test_without_smtp_urges_reach_the_inbox_only(channels, make_user, deliver, api, crm_db):
+    """Email not set up yet (a new installation, the demo): people are told in the inbox and
+    the outbox holds no email that could only fail."""
+    user = make_user("sales")
+    _notify(channels, user, kind="probe.urge", subject="催辦：報價單")
+    assert {r.channel for r in crm_db.scalars(select(OutboxMessage))} == {"inbox"}
+    res = deliver()
+    assert res["sent"] == 1 and res["failed"] == 0
+    assert api(user).get("/api/v1/inbox/unread").get_json()["unread"] == 1
+
+
 def test_failed_channel_is_retried_and_visible_to_admins(
     channels, make_user, deliver, crm_db, login, crm_app
 ):
