@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from functools import wraps
 
 from flask import abort, current_app, g, has_request_context
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -43,6 +44,16 @@ DEFAULT_ROLES = (
     ("sales", "Sales", "own", False),
     ("service", "Service", "own", False),
     ("staff", "Staff", "own", False),
+)
+
+# The default roles' labels for the translation catalogs: pages show a role as
+# ``_(role.label)``, so the built-in ones read in the user's language (renamed ones as typed).
+DEFAULT_ROLE_LABELS = (
+    _l("Administrator"),
+    _l("Leader"),
+    _l("Sales"),
+    _l("Service"),
+    _l("Staff"),
 )
 
 MIN_PASSWORD_LENGTH = 8
