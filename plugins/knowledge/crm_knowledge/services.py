@@ -13,7 +13,6 @@ and detail page, so nothing is filtered in Python. The public self-service pages
 from __future__ import annotations
 
 import difflib
-import html as _html
 import re
 from dataclasses import dataclass
 
@@ -145,9 +144,7 @@ def may_edit(user, art: Article) -> bool:
 
 def plain(text_: str) -> str:
     """Markdown to plain text (for search tokens and snippets)."""
-    import nh3
-
-    return " ".join(_html.unescape(nh3.clean(markup._md.render(text_ or ""), tags=set())).split())
+    return markup.plain(text_)
 
 
 def reindex(art: Article) -> None:
