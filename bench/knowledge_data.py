@@ -38,8 +38,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUT = HERE / "out"
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for p in (ROOT, HERE):
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
+
+import benchdb  # noqa: E402  (bulk writes)
 
 from crm_host import textsearch  # noqa: E402
 
@@ -405,38 +408,10 @@ def _secondary_indexes(conn, dialect) -> list[tuple[str, str]]:
     return [tuple(r) for r in conn.exec_driver_sql(sql)]
 
 
-def _chunks(it, size=CHUNK):
-    buf = []
-    for row in it:
-        buf.append(row)
-        if len(buf) >= size:
-            yield buf
-            buf = []
-    if buf:
-        yield buf
-
-
 def _bulk(raw, dialect: str, table: str, cols: tuple, rows) -> int:
-    n = 0
-    cur = raw.cursor()
-    if dialect == "sqlite":
-        sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
-        for chunk in _chunks(rows):
-            cur.executemany(sql, chunk)
-            n += len(chunk)
-            if n % 50_000 < CHUNK:
-                _log(f"  {table}: {n:,}")
-        raw.commit()
-    else:
-        with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as cp:
-            for row in rows:
-                cp.write_row(row)
-                n += 1
-                if n % 50_000 == 0:
-                    _log(f"  {table}: {n:,}")
-        raw.commit()
-    cur.close()
-    return n
+    return benchdb.bulk_insert(
+        raw, dialect, table, cols, rows, chunk=CHUNK, log_every=50_000, log=_log
+    )
 
 
 def _write_meta(conn, meta: dict) -> None:

@@ -44,6 +44,7 @@ for p in (ROOT, HERE):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
+import benchdb  # noqa: E402  (bulk writes)
 import customers_data as cdata  # noqa: E402  (organisation, passwords, app factory)
 
 GEN_VERSION = "1"
@@ -257,17 +258,6 @@ def activity_rows(n: int, n_customers: int, n_deals: int, cust_owner, sqlite: bo
 # --- writing -----------------------------------------------------------------------------
 
 
-def _chunks(it, size=CHUNK):
-    buf = []
-    for row in it:
-        buf.append(row)
-        if len(buf) >= size:
-            yield buf
-            buf = []
-    if buf:
-        yield buf
-
-
 def _secondary_indexes(conn, dialect) -> list[tuple[str, str]]:
     names = ", ".join(f"'{t}'" for t in TABLES)
     if dialect == "sqlite":
@@ -286,26 +276,9 @@ def _secondary_indexes(conn, dialect) -> list[tuple[str, str]]:
 
 
 def _bulk(raw, dialect: str, table: str, cols: tuple, rows) -> int:
-    n = 0
-    cur = raw.cursor()
-    if dialect == "sqlite":
-        sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
-        for chunk in _chunks(rows):
-            cur.executemany(sql, chunk)
-            n += len(chunk)
-            if n % 500_000 < CHUNK:
-                _log(f"  {table}: {n:,}")
-        raw.commit()
-    else:
-        with cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as cp:
-            for row in rows:
-                cp.write_row(row)
-                n += 1
-                if n % 500_000 == 0:
-                    _log(f"  {table}: {n:,}")
-        raw.commit()
-    cur.close()
-    return n
+    return benchdb.bulk_insert(
+        raw, dialect, table, cols, rows, chunk=CHUNK, log_every=500_000, log=_log
+    )
 
 
 def generate(db: str, deals: int, activities: int, customers: int) -> dict:
