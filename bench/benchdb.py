@@ -39,3 +39,21 @@ def bulk_insert(
         raw.commit()
     cur.close()
     return n
+
+
+def fresh_database(db: str, sqlite_file, pg_base: str, pg_schema: str) -> None:
+    """Start from nothing: remove the SQLite file (and its WAL), or recreate the schema."""
+    from pathlib import Path
+
+    if db == "sqlite":
+        Path(sqlite_file).parent.mkdir(exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(sqlite_file) + suffix).unlink(missing_ok=True)
+        return
+    from sqlalchemy import create_engine
+
+    admin = create_engine(pg_base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{pg_schema}" CASCADE')
+        conn.exec_driver_sql(f'CREATE SCHEMA "{pg_schema}"')
+    admin.dispose()

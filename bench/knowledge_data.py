@@ -215,18 +215,7 @@ def generate(db: str, n: int) -> dict:
 
     t_all = time.perf_counter()
     url = database_url(db, n)
-    if db == "sqlite":
-        OUT.mkdir(exist_ok=True)
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(sqlite_path(n)) + suffix).unlink(missing_ok=True)
-    else:
-        from sqlalchemy import create_engine
-
-        admin = create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
-            conn.exec_driver_sql(f"CREATE SCHEMA {PG_SCHEMA}")
-        admin.dispose()
+    benchdb.fresh_database(db, sqlite_path(n), PG_BASE, PG_SCHEMA)
     instance = Path(tempfile.mkdtemp(prefix="knowledge-bench-"))
     rng = random.Random(SEED)
     try:

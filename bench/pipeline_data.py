@@ -290,18 +290,7 @@ def generate(db: str, deals: int, activities: int, customers: int) -> dict:
 
     t_all = time.perf_counter()
     url = database_url(db, deals)
-    if db == "sqlite":
-        OUT.mkdir(exist_ok=True)
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(sqlite_path(deals)) + suffix).unlink(missing_ok=True)
-    else:
-        from sqlalchemy import create_engine
-
-        admin = create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
-            conn.exec_driver_sql(f"CREATE SCHEMA {PG_SCHEMA}")
-        admin.dispose()
+    benchdb.fresh_database(db, sqlite_path(deals), PG_BASE, PG_SCHEMA)
     instance = Path(tempfile.mkdtemp(prefix="pipeline-bench-"))
     try:
         app = cdata.make_app(url, instance, auto_migrate=True)

@@ -48,6 +48,7 @@ for p in (ROOT, HERE):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
+import benchdb  # noqa: E402  (bulk writes, fresh databases)
 import customers_data as cdata  # noqa: E402  (organisation, passwords, app factory)
 import pipeline_data as pdata  # noqa: E402  (customer rows, bulk writer)
 
@@ -288,18 +289,7 @@ def generate(db: str, tickets: int, customers: int, breaches: int) -> dict:
 
     t_all = time.perf_counter()
     url = database_url(db, tickets)
-    if db == "sqlite":
-        OUT.mkdir(exist_ok=True)
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(sqlite_path(tickets)) + suffix).unlink(missing_ok=True)
-    else:
-        from sqlalchemy import create_engine
-
-        admin = create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
-            conn.exec_driver_sql(f"CREATE SCHEMA {PG_SCHEMA}")
-        admin.dispose()
+    benchdb.fresh_database(db, sqlite_path(tickets), PG_BASE, PG_SCHEMA)
     instance = Path(tempfile.mkdtemp(prefix="service-bench-"))
     try:
         app = cdata.make_app(url, instance, auto_migrate=True)
